@@ -1,0 +1,9 @@
+/** Options that go before the subcommand, as in runc. */
+export interface GlobalOptions {
+  root: string;
+  log?: string;
+  logFormat: 'text' | 'json';
+  debug: boolean;
+}
+
+export const DEFAULT_ROOT = '/run/tsoci';

@@ -1,0 +1,36 @@
+import { CommanderError } from 'commander';
+import { TsociError } from '@ts-oci/spec';
+import { Logger } from './log.js';
+import { buildProgram, globalOptions, NotImplementedError } from './program.js';
+
+/**
+ * Runs one tsoci command line (without the node and script names) and returns
+ * the exit status. Errors never escape: each is printed as `tsoci: <message>`
+ * on stderr and, when `--log` is given, written there in the `--log-format`.
+ */
+export async function main(argv: readonly string[]): Promise<number> {
+  let result: number | undefined;
+  const program = buildProgram({
+    setResult: (code) => {
+      result = code;
+    },
+  });
+  program.configureOutput({
+    // Commander's own messages start with "error: "; runc's say "<name>: ".
+    outputError: (str, write) => write(str.replace(/^error: /, 'tsoci: ')),
+  });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return result ?? 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    const message = err instanceof Error ? err.message : String(err);
+    const logger = new Logger(globalOptions(program));
+    if (!logger.toStderr) logger.write('error', message);
+    process.stderr.write(`tsoci: ${message}\n`);
+    if (!(err instanceof TsociError) && !(err instanceof NotImplementedError) && process.env.TSOCI_DEBUG_STACK) {
+      process.stderr.write(`${err instanceof Error ? err.stack : ''}\n`);
+    }
+    return 1;
+  }
+}

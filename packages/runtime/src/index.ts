@@ -1,0 +1,1 @@
+export { BundleError, writeDefaultConfig } from './bundle.js';
