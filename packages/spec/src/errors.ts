@@ -29,10 +29,18 @@ export class SpecValidationError extends TsociError {
   readonly document: string;
   readonly issues: readonly SpecIssue[];
 
+  /** The message lists at most this many issues (`issues` always has all of them). */
+  static readonly MAX_LISTED = 100;
+
   constructor(document: string, issues: readonly SpecIssue[], options?: { cause?: unknown }) {
-    const lines = issues.map((i) => `${i.path === '' ? '(root)' : i.path}: ${i.message}`);
+    // A hostile document can have a million problems; keep the message printable.
+    const listed = issues.slice(0, SpecValidationError.MAX_LISTED);
+    const lines = listed.map((i) => `${i.path === '' ? '(root)' : i.path}: ${i.message}`);
+    if (issues.length > listed.length) lines.push(`… and ${issues.length - listed.length} more`);
     const summary =
-      issues.length === 1 ? `invalid ${document}: ${lines[0]}` : `invalid ${document}:\n  ${lines.join('\n  ')}`;
+      issues.length === 1
+        ? `invalid ${document}: ${lines[0]}`
+        : `invalid ${document}:\n  ${lines.join('\n  ')}`;
     super(SpecValidationError.CODE, summary, options);
     this.document = document;
     this.issues = issues;

@@ -1,0 +1,9 @@
+/** The `oci-layout` file of an image layout (image-layout.md, schema/image-layout-schema.json). */
+import { z } from 'zod';
+
+export const ImageLayoutSchema = z.looseObject({
+  imageLayoutVersion: z.enum(['1.0.0']),
+});
+
+/** The content of an image layout's `oci-layout` file. */
+export type ImageLayout = z.infer<typeof ImageLayoutSchema>;
