@@ -8,6 +8,12 @@ use std::fs;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
+use tsoci_process::Errno;
+
+mod ops;
+mod order;
+pub use ops::{differing_kinds, kind_of_fd, open_ns, setns, unshare, NsFd};
+pub use order::{join_rank, NsPlan};
 
 /// A namespace kind, named as in the OCI runtime spec (`linux.namespaces[].type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -96,20 +102,28 @@ pub enum NsError {
         #[source]
         source: io::Error,
     },
+    /// The namespace list itself is wrong (duplicate kind, relative path, …).
+    #[error("namespaces: {0}")]
+    Invalid(String),
+    /// A path opened as a namespace of one kind is another kind (or none).
+    #[error("{path}: is {found}, not a {expected} namespace")]
+    WrongKind {
+        path: String,
+        expected: &'static str,
+        found: String,
+    },
+    /// A namespace syscall failed; `what` names the call and its object.
+    #[error("{what}: {errno}")]
+    Sys { what: String, errno: Errno },
 }
 
 impl NsError {
-    /// The errno name (`ENOENT`, `EACCES`, …) behind an I/O failure, for stable error codes.
+    /// The errno name (`ENOENT`, `EACCES`, …) behind a failure, for stable error codes.
     pub fn errno_name(&self) -> &'static str {
         match self {
-            NsError::UnknownKind(_) => "EINVAL",
-            NsError::Io { source, .. } => match source.raw_os_error() {
-                Some(2) => "ENOENT",
-                Some(3) => "ESRCH",
-                Some(13) => "EACCES",
-                Some(1) => "EPERM",
-                _ => "EIO",
-            },
+            NsError::UnknownKind(_) | NsError::Invalid(_) | NsError::WrongKind { .. } => "EINVAL",
+            NsError::Io { source, .. } => Errno::from_io(source).name(),
+            NsError::Sys { errno, .. } => errno.name(),
         }
     }
 }
@@ -125,7 +139,10 @@ pub fn namespace_of(pid: Option<u32>, kind: NamespaceKind) -> Result<NamespaceId
     let path = ns_path(pid, kind);
     // stat (not lstat) follows the magic link to the nsfs inode itself.
     let meta = fs::metadata(&path).map_err(|source| NsError::Io { path, source })?;
-    Ok(NamespaceId { dev: meta.dev(), inode: meta.ino() })
+    Ok(NamespaceId {
+        dev: meta.dev(),
+        inode: meta.ino(),
+    })
 }
 
 /// Every namespace of `pid` that this kernel exposes, skipping kinds the kernel
@@ -135,7 +152,8 @@ pub fn namespaces_of(pid: Option<u32>) -> Result<Vec<(NamespaceKind, NamespaceId
     for kind in NamespaceKind::ALL {
         match namespace_of(pid, kind) {
             Ok(id) => out.push((kind, id)),
-            Err(NsError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound && pid_exists(pid) => {}
+            Err(NsError::Io { source, .. })
+                if source.kind() == io::ErrorKind::NotFound && pid_exists(pid) => {}
             Err(e) => return Err(e),
         }
     }
