@@ -20,7 +20,8 @@ export function formatRuncStyleHelp(cmd: Command, helper: Help, version: string)
   if (commands.length > 0) {
     const width = Math.max(...commands.map((c) => c.name().length));
     out.push('COMMANDS:');
-    for (const c of commands) out.push(`   ${c.name().padEnd(width)}  ${c.summary() || c.description()}`);
+    for (const c of commands)
+      out.push(`   ${c.name().padEnd(width)}  ${c.summary() || c.description()}`);
     out.push(`   ${'help, h'.padEnd(width)}  Shows a list of commands or help for one command`, '');
   }
   const options = helper.visibleOptions(cmd);
@@ -29,7 +30,8 @@ export function formatRuncStyleHelp(cmd: Command, helper: Help, version: string)
     const width = Math.max(...terms.map((t) => t.length));
     out.push(root ? 'GLOBAL OPTIONS:' : 'OPTIONS:');
     options.forEach((o, i) => {
-      const def = o.defaultValue === undefined ? '' : ` (default: ${JSON.stringify(o.defaultValue)})`;
+      const def =
+        o.defaultValue === undefined ? '' : ` (default: ${JSON.stringify(o.defaultValue)})`;
       out.push(`   ${(terms[i] ?? '').padEnd(width)}  ${o.description}${def}`);
     });
     out.push('');

@@ -1,5 +1,5 @@
+import { TsociError } from '@ts-oci/spec/errors';
 import { CommanderError } from 'commander';
-import { TsociError } from '@ts-oci/spec';
 import { Logger } from './log.js';
 import { buildProgram, globalOptions, NotImplementedError } from './program.js';
 
@@ -28,7 +28,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     const logger = new Logger(globalOptions(program));
     if (!logger.toStderr) logger.write('error', message);
     process.stderr.write(`tsoci: ${message}\n`);
-    if (!(err instanceof TsociError) && !(err instanceof NotImplementedError) && process.env.TSOCI_DEBUG_STACK) {
+    if (
+      !(err instanceof TsociError) &&
+      !(err instanceof NotImplementedError) &&
+      process.env.TSOCI_DEBUG_STACK
+    ) {
       process.stderr.write(`${err instanceof Error ? err.stack : ''}\n`);
     }
     return 1;

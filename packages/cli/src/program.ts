@@ -13,20 +13,13 @@ export class NotImplementedError extends Error {}
 // of "unknown command".
 const NOT_YET: ReadonlyArray<readonly [string, string]> = [
   ['checkpoint', 'checkpoint a running container'],
-  ['create', 'create a container'],
-  ['delete', 'delete any resources held by the container'],
   ['events', 'display container events such as OOM notifications and resource usage'],
   ['exec', 'execute new process inside the container'],
   ['features', 'show the enabled features'],
-  ['kill', "kill sends the specified signal (default: SIGTERM) to the container's init process"],
-  ['list', 'lists containers started by tsoci with the given root'],
   ['pause', 'pause suspends all processes inside the container'],
   ['ps', 'ps displays the processes running inside a container'],
   ['restore', 'restore a container from a previous checkpoint'],
   ['resume', 'resumes all processes that have been previously paused'],
-  ['run', 'create and run a container'],
-  ['start', 'executes the user defined process in a created container'],
-  ['state', 'output the state of a container'],
   ['update', 'update container resource constraints'],
 ];
 
@@ -68,6 +61,91 @@ export function buildProgram(hooks: ProgramHooks): Command {
       await specCommand(opts);
       hooks.setResult(0);
     });
+
+  const g = () => globalOptions(program);
+  const lifecycle = () => import('./commands/lifecycle.js');
+  const withCreateFlags = (cmd: Command) =>
+    cmd
+      .option(
+        '-b, --bundle <dir>',
+        'path to the root of the bundle directory, defaults to the current directory',
+      )
+      .option(
+        '--console-socket <path>',
+        "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal",
+      )
+      .option('--pid-file <file>', 'specify the file to write the process id to')
+      .option('--no-pivot', 'do not use pivot root to jail process inside rootfs')
+      .option('--no-new-keyring', 'do not create a new session keyring for the container')
+      .option(
+        '--preserve-fds <n>',
+        'pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)',
+      );
+
+  withCreateFlags(
+    program.command('create').description('create a container').argument('<container-id>'),
+  ).action(async (id: string, f) =>
+    hooks.setResult(await (await lifecycle()).createCommand(g(), id, f)),
+  );
+
+  program
+    .command('start')
+    .description('executes the user defined process in a created container')
+    .argument('<container-id>')
+    .action(async (id: string) => hooks.setResult(await (await lifecycle()).startCommand(g(), id)));
+
+  withCreateFlags(
+    program.command('run').description('create and run a container').argument('<container-id>'),
+  )
+    .option('-d, --detach', "detach from the container's process")
+    .option('--keep', 'do not delete the container after it exits')
+    .action(async (id: string, f) =>
+      hooks.setResult(await (await lifecycle()).runCommand(g(), id, f)),
+    );
+
+  program
+    .command('state')
+    .description('output the state of a container')
+    .argument('<container-id>')
+    .action(async (id: string) => hooks.setResult(await (await lifecycle()).stateCommand(g(), id)));
+
+  program
+    .command('kill')
+    .description(
+      "kill sends the specified signal (default: SIGTERM) to the container's init process",
+    )
+    .argument('<container-id>')
+    .argument('[signal]')
+    .option('-a, --all', 'send the specified signal to all processes inside the container')
+    .option('-s, --signal <signal>', 'the signal to send (same as the positional argument)')
+    .action(async (id: string, signal: string | undefined, f) =>
+      hooks.setResult(await (await lifecycle()).killCommand(g(), id, signal, f)),
+    );
+
+  program
+    .command('delete')
+    .description('delete any resources held by the container often used with detached container')
+    .argument('<container-id>')
+    .option('-f, --force', 'forcibly deletes the container if it is still running (uses SIGKILL)')
+    .action(async (id: string, f) =>
+      hooks.setResult(await (await lifecycle()).deleteCommand(g(), id, f)),
+    );
+
+  program
+    .command('list')
+    .description('lists containers started by tsoci with the given root')
+    .option('-f, --format <format>', 'select one of: table or json', 'table')
+    .option('-q, --quiet', 'display only container IDs')
+    .action(async (f) => hooks.setResult(await (await lifecycle()).listCommand(g(), f)));
+
+  program
+    .command('validate')
+    .description('check that a bundle can run, printing every problem, without side effects')
+    .option(
+      '-b, --bundle <dir>',
+      'path to the root of the bundle directory, defaults to the current directory',
+    )
+    .action(async (f) => hooks.setResult(await (await lifecycle()).validateCommand(g(), f)));
 
   for (const [name, description] of NOT_YET) {
     program

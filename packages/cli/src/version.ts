@@ -1,4 +1,4 @@
-import { OCI_RUNTIME_SPEC_VERSION } from '@ts-oci/spec';
+import { OCI_RUNTIME_SPEC_VERSION } from '@ts-oci/spec/tables';
 
 declare const __TSOCI_COMMIT__: string;
 

@@ -40,7 +40,9 @@ describe('tsoci --version / --help', () => {
     expect(r.stdout).toMatch(/^ {3}--root <dir> +root directory .*\(default: "\/run\/tsoci"\)$/m);
     const sub = await tsoci(['spec', '--help']);
     expect(sub.stdout).toMatch(/^NAME:\n {3}tsoci spec - create a new specification file/);
-    expect(sub.stdout).toMatch(/^ {3}--rootless +generate a configuration for a rootless container$/m);
+    expect(sub.stdout).toMatch(
+      /^ {3}--rootless +generate a configuration for a rootless container$/m,
+    );
   });
 
   it('rejects an unknown command and an unknown global flag with a non-zero exit', async () => {

@@ -1,4 +1,4 @@
-import { TsociError } from '@ts-oci/spec';
+import { TsociError } from '@ts-oci/spec/errors';
 import type { HookKind } from './kinds.js';
 import type { HookFailureReason, HookResult } from './types.js';
 

@@ -1,3 +1,4 @@
+export { initBinaryPath } from './init-binary.js';
 export {
   isNamespaceKind,
   listNamespaces,

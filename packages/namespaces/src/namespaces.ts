@@ -1,4 +1,4 @@
-import { TsociError } from '@ts-oci/spec';
+import { TsociError } from '@ts-oci/spec/errors';
 import { native } from './native.js';
 
 /** Namespace kinds as the OCI runtime spec names them (`linux.namespaces[].type`). */

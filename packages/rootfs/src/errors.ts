@@ -1,4 +1,4 @@
-import { TsociError } from '@ts-oci/spec';
+import { TsociError } from '@ts-oci/spec/errors';
 
 /**
  * One problem with the rootfs part of a config: `path` is the JSON path in

@@ -1,6 +1,6 @@
 import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { defaultConfig, TsociError } from '@ts-oci/spec';
+import { TsociError } from '@ts-oci/spec/errors';
 
 /** A bundle directory that cannot be used as asked. */
 export class BundleError extends TsociError {
@@ -18,6 +18,7 @@ export async function writeDefaultConfig(
   opts: { rootless?: boolean } = {},
 ): Promise<string> {
   const path = join(bundleDir, 'config.json');
+  const { defaultConfig } = await import('@ts-oci/spec');
   const text = `${JSON.stringify(defaultConfig({ rootless: opts.rootless === true }), null, '\t')}\n`;
   let handle: Awaited<ReturnType<typeof open>>;
   try {
@@ -32,7 +33,9 @@ export async function writeDefaultConfig(
         cause: err,
       });
     }
-    throw new BundleError('EBUNDLE_IO', `cannot create ${path}: ${(err as Error).message}`, { cause: err });
+    throw new BundleError('EBUNDLE_IO', `cannot create ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   try {
     await handle.writeFile(text);
@@ -41,7 +44,9 @@ export async function writeDefaultConfig(
     // Leave no half-written config behind: the file is ours, we just created it.
     await handle.close().catch(() => {});
     await unlink(path).catch(() => {});
-    throw new BundleError('EBUNDLE_IO', `cannot write ${path}: ${(err as Error).message}`, { cause: err });
+    throw new BundleError('EBUNDLE_IO', `cannot write ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   return path;
 }

@@ -1,0 +1,448 @@
+//! Node binding of tsoci-state and tsoci-seccomp, for @ts-oci/runtime.
+//!
+//! Thin on purpose: logic and its tests live in the two crates. Nothing here
+//! changes the namespaces or credentials of the Node process or of a libuv
+//! pool thread: the async tasks only poll, read, flock, accept and waitid.
+//! Every error reason is `ERRNO: message` so that the TypeScript side can map
+//! it to a stable code.
+
+use std::os::fd::{BorrowedFd, IntoRawFd, RawFd};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use napi::bindgen_prelude::{AsyncTask, Buffer};
+use napi::{Env, Error, Result, Status, Task};
+use napi_derive::napi;
+use tsoci_seccomp::SeccompError;
+use tsoci_state::{ContainerDir, ExitStatus, ReceivedFd, StateError};
+
+fn state_err(e: StateError) -> Error {
+    Error::new(Status::GenericFailure, format!("{}: {}", e.errno_name(), e))
+}
+
+fn seccomp_err(e: SeccompError) -> Error {
+    Error::new(Status::GenericFailure, format!("{}: {}", e.errno_name(), e))
+}
+
+fn einval(message: String) -> Error {
+    Error::new(Status::InvalidArg, format!("EINVAL: {message}"))
+}
+
+fn start_time_arg(start_time: i64) -> Result<u64> {
+    u64::try_from(start_time).map_err(|_| einval(format!("start time {start_time} must not be negative")))
+}
+
+fn start_time_ret(start_time: u64) -> Result<i64> {
+    i64::try_from(start_time)
+        .map_err(|_| Error::new(Status::GenericFailure, format!("EOVERFLOW: start time {start_time} is too large")))
+}
+
+fn timeout_arg(timeout_ms: Option<u32>) -> Option<Duration> {
+    timeout_ms.map(|ms| Duration::from_millis(u64::from(ms)))
+}
+
+// ---------------------------------------------------------------- state store
+
+/// A held container lock (flock on the container directory). The lock lasts
+/// until `release()`, `remove()`, or garbage collection of this object; call
+/// one of the first two explicitly.
+#[napi]
+pub struct ContainerLock {
+    inner: Option<ContainerDir>,
+    id: String,
+    path: String,
+}
+
+impl ContainerLock {
+    fn new(dir: ContainerDir) -> Self {
+        let id = dir.id().to_owned();
+        let path = dir.path().to_string_lossy().into_owned();
+        ContainerLock { inner: Some(dir), id, path }
+    }
+
+    fn held_dir(&self) -> Result<&ContainerDir> {
+        self.inner.as_ref().ok_or_else(|| {
+            Error::new(
+                Status::GenericFailure,
+                format!("EBADF: the lock on container {:?} was already released", self.id),
+            )
+        })
+    }
+}
+
+#[napi]
+impl ContainerLock {
+    #[napi(getter)]
+    pub fn id(&self) -> String {
+        self.id.clone()
+    }
+
+    /// `<root>/<id>`.
+    #[napi(getter)]
+    pub fn path(&self) -> String {
+        self.path.clone()
+    }
+
+    /// False after `release()` or `remove()`.
+    #[napi(getter)]
+    pub fn held(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    /// The state JSON text, or null if none was written yet.
+    #[napi]
+    pub fn read_state(&self) -> Result<Option<String>> {
+        self.held_dir()?.read_state().map_err(state_err)
+    }
+
+    /// Atomically replaces the state; `json` must be a JSON object.
+    #[napi]
+    pub fn write_state(&self, json: String) -> Result<()> {
+        self.held_dir()?.write_state(&json).map_err(state_err)
+    }
+
+    /// Deletes the container directory and everything in it, then releases
+    /// the lock. If deleting fails, the lock stays held.
+    #[napi]
+    pub fn remove(&mut self) -> Result<()> {
+        self.held_dir()?.remove_tree().map_err(state_err)?;
+        self.inner = None;
+        Ok(())
+    }
+
+    /// Releases the lock; idempotent.
+    #[napi]
+    pub fn release(&mut self) {
+        self.inner = None;
+    }
+}
+
+/// Throws `EINVAL: invalid container id …` unless `id` is a valid container id.
+#[napi]
+pub fn validate_id(id: String) -> Result<()> {
+    tsoci_state::validate_id(&id).map_err(state_err)
+}
+
+/// Creates `<root>/<id>` (0700; root 0711 if missing) and returns it locked.
+/// `EEXIST` if the container exists.
+#[napi]
+pub fn create_container_dir(root: String, id: String) -> Result<ContainerLock> {
+    tsoci_state::create_container_dir(&PathBuf::from(root), &id).map(ContainerLock::new).map_err(state_err)
+}
+
+/// Locks container `id`, blocking the calling thread for up to `timeoutMs`
+/// (undefined: forever). `ENOENT` if it does not exist, `EAGAIN` on timeout.
+#[napi]
+pub fn lock_container(root: String, id: String, timeout_ms: Option<u32>) -> Result<ContainerLock> {
+    tsoci_state::lock_container(&PathBuf::from(root), &id, timeout_arg(timeout_ms))
+        .map(ContainerLock::new)
+        .map_err(state_err)
+}
+
+pub struct LockTask {
+    root: PathBuf,
+    id: String,
+    timeout: Option<Duration>,
+}
+
+impl Task for LockTask {
+    type Output = ContainerDir;
+    type JsValue = ContainerLock;
+
+    fn compute(&mut self) -> Result<ContainerDir> {
+        tsoci_state::lock_container(&self.root, &self.id, self.timeout).map_err(state_err)
+    }
+
+    fn resolve(&mut self, _env: Env, dir: ContainerDir) -> Result<ContainerLock> {
+        Ok(ContainerLock::new(dir))
+    }
+}
+
+/// `lockContainer` on the libuv pool: waits without blocking the event loop.
+/// flock belongs to the open file, not the thread, so the lock stays valid
+/// on the main thread.
+#[napi(ts_return_type = "Promise<ContainerLock>")]
+pub fn lock_container_async(root: String, id: String, timeout_ms: Option<u32>) -> AsyncTask<LockTask> {
+    AsyncTask::new(LockTask { root: PathBuf::from(root), id, timeout: timeout_arg(timeout_ms) })
+}
+
+/// The state text of `id` read WITHOUT the lock (safe: writes are atomic);
+/// null if none was written yet. `ENOENT` if the container does not exist.
+#[napi]
+pub fn read_state(root: String, id: String) -> Result<Option<String>> {
+    tsoci_state::read_state(&PathBuf::from(root), &id).map_err(state_err)
+}
+
+/// Container ids under `root`, sorted; empty if `root` does not exist.
+#[napi]
+pub fn list_ids(root: String) -> Result<Vec<String>> {
+    tsoci_state::list_ids(&PathBuf::from(root)).map_err(state_err)
+}
+
+// ------------------------------------------------------------------ processes
+
+/// Field 22 of `/proc/<pid>/stat` (clock ticks after boot). `ESRCH` if no such process.
+#[napi]
+pub fn process_start_time(pid: u32) -> Result<i64> {
+    start_time_ret(tsoci_state::process_start_time(pid).map_err(state_err)?)
+}
+
+/// True if `pid` exists, is not a zombie, and started at `startTime`.
+#[napi]
+pub fn is_alive(pid: u32, start_time: i64) -> Result<bool> {
+    tsoci_state::is_alive(pid, start_time_arg(start_time)?).map_err(state_err)
+}
+
+/// Sends `signal` through a pidfd, only if `pid` still started at
+/// `startTime`. `ESRCH` if it is gone or the pid was reused.
+#[napi]
+pub fn signal_process(pid: u32, start_time: i64, signal: i32) -> Result<()> {
+    tsoci_state::signal_process(pid, start_time_arg(start_time)?, signal).map_err(state_err)
+}
+
+/// PR_SET_CHILD_SUBREAPER on this process: orphaned descendants are
+/// re-parented here and can be waited for with `waitPid`.
+#[napi]
+pub fn set_child_subreaper() -> Result<()> {
+    tsoci_state::set_child_subreaper().map_err(state_err)
+}
+
+/// How a process ended: exactly one of the two fields is set.
+#[napi(object)]
+pub struct WaitResult {
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+}
+
+pub struct WaitTask {
+    pid: u32,
+}
+
+impl Task for WaitTask {
+    type Output = ExitStatus;
+    type JsValue = WaitResult;
+
+    fn compute(&mut self) -> Result<ExitStatus> {
+        tsoci_state::wait_pid(self.pid).map_err(state_err)
+    }
+
+    fn resolve(&mut self, _env: Env, status: ExitStatus) -> Result<WaitResult> {
+        Ok(match status {
+            ExitStatus::Exited(code) => WaitResult { exit_code: Some(code), signal: None },
+            ExitStatus::Signaled(sig) => WaitResult { exit_code: None, signal: Some(sig) },
+        })
+    }
+}
+
+/// Waits for and reaps child `pid` on the libuv pool (the pool thread blocks
+/// until it exits). Never use it on children of node:child_process, which
+/// reaps its own. `ECHILD` if `pid` is not a child.
+#[napi(ts_return_type = "Promise<WaitResult>")]
+pub fn wait_pid(pid: u32) -> AsyncTask<WaitTask> {
+    AsyncTask::new(WaitTask { pid })
+}
+
+// ------------------------------------------------------------------ exec fifo
+
+/// mkfifo with exactly `mode` (default 0o622), undoing the umask.
+#[napi]
+pub fn mkfifo(path: String, mode: Option<u32>) -> Result<()> {
+    tsoci_state::mkfifo(&PathBuf::from(path), mode.unwrap_or(tsoci_state::EXEC_FIFO_MODE)).map_err(state_err)
+}
+
+/// Opens the exec fifo, waits for the container's byte while watching a
+/// pidfd of `pid` (checked against `startTime`), unlinks the fifo and returns
+/// the byte. `ESRCH` if the process died first, `ETIMEDOUT` after `timeoutMs`.
+/// Blocks the calling thread.
+#[napi]
+pub fn release_exec_fifo(path: String, pid: u32, start_time: i64, timeout_ms: Option<u32>) -> Result<u32> {
+    tsoci_state::release_exec_fifo(&PathBuf::from(path), pid, start_time_arg(start_time)?, timeout_arg(timeout_ms))
+        .map(u32::from)
+        .map_err(state_err)
+}
+
+pub struct ReleaseFifoTask {
+    path: PathBuf,
+    pid: u32,
+    start_time: u64,
+    timeout: Option<Duration>,
+}
+
+impl Task for ReleaseFifoTask {
+    type Output = u8;
+    type JsValue = u32;
+
+    fn compute(&mut self) -> Result<u8> {
+        tsoci_state::release_exec_fifo(&self.path, self.pid, self.start_time, self.timeout).map_err(state_err)
+    }
+
+    fn resolve(&mut self, _env: Env, byte: u8) -> Result<u32> {
+        Ok(u32::from(byte))
+    }
+}
+
+/// `releaseExecFifo` on the libuv pool.
+#[napi(ts_return_type = "Promise<number>")]
+pub fn release_exec_fifo_async(
+    path: String,
+    pid: u32,
+    start_time: i64,
+    timeout_ms: Option<u32>,
+) -> Result<AsyncTask<ReleaseFifoTask>> {
+    Ok(AsyncTask::new(ReleaseFifoTask {
+        path: PathBuf::from(path),
+        pid,
+        start_time: start_time_arg(start_time)?,
+        timeout: timeout_arg(timeout_ms),
+    }))
+}
+
+// ---------------------------------------------------------------- fd passing
+
+/// Creates a listening unix stream socket at `path` (must not exist) and
+/// returns its fd (CLOEXEC). Close it with `closeFd`.
+#[napi]
+pub fn listen_unix(path: String) -> Result<i32> {
+    tsoci_state::listen_unix(&PathBuf::from(path)).map(IntoRawFd::into_raw_fd).map_err(state_err)
+}
+
+/// An fd received over SCM_RIGHTS (now owned by the caller) and the message
+/// bytes that came with it.
+#[napi(object)]
+pub struct RecvFdResult {
+    pub fd: i32,
+    pub name: String,
+}
+
+pub struct AcceptTask {
+    listen_fd: RawFd,
+    timeout: Option<Duration>,
+}
+
+// BorrowedFd of a raw fd number handed in from JavaScript.
+fn borrow_fd(fd: RawFd) -> BorrowedFd<'static> {
+    // SAFETY: fd numbers come from the JS caller, who owns them and (as
+    // documented on acceptRecvFd and sendFd) keeps them open until the call
+    // or task that uses them settles; they are only used within it, and a
+    // closed number makes the syscalls fail with EBADF rather than misbehave.
+    unsafe { BorrowedFd::borrow_raw(fd) }
+}
+
+impl Task for AcceptTask {
+    type Output = ReceivedFd;
+    type JsValue = RecvFdResult;
+
+    fn compute(&mut self) -> Result<ReceivedFd> {
+        tsoci_state::accept_recv_fd(borrow_fd(self.listen_fd), self.timeout).map_err(state_err)
+    }
+
+    fn resolve(&mut self, _env: Env, got: ReceivedFd) -> Result<RecvFdResult> {
+        Ok(RecvFdResult { fd: got.fd.into_raw_fd(), name: got.name })
+    }
+}
+
+/// Accepts one connection on `listenFd` and receives exactly one fd from it
+/// (CLOEXEC), on the libuv pool. `ETIMEDOUT` after `timeoutMs`, `EPROTO` if
+/// the peer sends no fd or several. Do not close `listenFd` meanwhile.
+#[napi(ts_return_type = "Promise<RecvFdResult>")]
+pub fn accept_recv_fd(listen_fd: i32, timeout_ms: Option<u32>) -> Result<AsyncTask<AcceptTask>> {
+    if listen_fd < 0 {
+        return Err(einval(format!("listen fd {listen_fd} is not a file descriptor")));
+    }
+    Ok(AsyncTask::new(AcceptTask { listen_fd, timeout: timeout_arg(timeout_ms) }))
+}
+
+/// Connects to the unix socket at `path` and sends `fd` with `name` as the
+/// message (the runtime's side of --console-socket). `fd` stays open here.
+#[napi]
+pub fn send_fd(path: String, fd: i32, name: String) -> Result<()> {
+    if fd < 0 {
+        return Err(einval(format!("{fd} is not a file descriptor")));
+    }
+    tsoci_state::send_fd(&PathBuf::from(path), borrow_fd(fd), &name).map_err(state_err)
+}
+
+/// Closes an fd returned by `listenUnix` or `acceptRecvFd`. Refuses 0-2.
+#[napi]
+pub fn close_fd(fd: i32) -> Result<()> {
+    if fd < 3 {
+        return Err(einval(format!("refusing to close fd {fd}: not an fd handed out by this binding")));
+    }
+    close_raw(fd).map_err(|errno| {
+        Error::new(
+            Status::GenericFailure,
+            format!("{}: close fd {fd}: {}", tsoci_state::errno_name(errno), std::io::Error::from_raw_os_error(errno)),
+        )
+    })
+}
+
+fn close_raw(fd: RawFd) -> std::result::Result<(), i32> {
+    // SAFETY: the caller hands over ownership of `fd` (closeFd's contract);
+    // nothing in this binding keeps a copy of it.
+    let rc = unsafe { libc::close(fd) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+    }
+}
+
+// -------------------------------------------------------------------- seccomp
+
+#[napi(object)]
+pub struct CompiledSeccomp {
+    /// `struct sock_filter[]` in native byte order (8 bytes per instruction).
+    pub filter: Buffer,
+    /// The `flags` argument of seccomp(SECCOMP_SET_MODE_FILTER).
+    pub flags: u32,
+    /// Syscall names unknown to libseccomp here; skipped, as runc does.
+    pub skipped_syscalls: Vec<String>,
+}
+
+/// Compiles the JSON text of a `linux.seccomp` object. Errors name the JSON
+/// path (`EINVAL: linux.seccomp.syscalls[3].action: unknown action …`);
+/// `ENOTSUP` for valid but unsupported requests (SCMP_ACT_NOTIFY). Installs
+/// nothing.
+#[napi]
+pub fn compile_seccomp(json: String) -> Result<CompiledSeccomp> {
+    let compiled = tsoci_seccomp::compile_json(&json).map_err(seccomp_err)?;
+    Ok(CompiledSeccomp {
+        filter: Buffer::from(compiled.bpf),
+        flags: compiled.flags,
+        skipped_syscalls: compiled.skipped_syscalls,
+    })
+}
+
+/// What the seccomp compiler supports, for `tsoci features`.
+#[napi(object)]
+pub struct SeccompTables {
+    pub known_actions: Vec<String>,
+    pub supported_actions: Vec<String>,
+    pub operators: Vec<String>,
+    pub known_archs: Vec<String>,
+    pub supported_archs: Vec<String>,
+    pub known_flags: Vec<String>,
+    pub supported_flags: Vec<String>,
+    pub native_arch: String,
+    pub libseccomp_version: String,
+}
+
+fn owned(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[napi]
+pub fn seccomp_tables() -> SeccompTables {
+    let known_flags: Vec<&str> = tsoci_seccomp::KNOWN_FLAGS.iter().map(|(n, _)| *n).collect();
+    SeccompTables {
+        known_actions: owned(&tsoci_seccomp::KNOWN_ACTIONS),
+        supported_actions: owned(&tsoci_seccomp::SUPPORTED_ACTIONS),
+        operators: owned(&tsoci_seccomp::OPERATORS),
+        known_archs: owned(&tsoci_seccomp::KNOWN_ARCHES),
+        supported_archs: owned(tsoci_seccomp::supported_arches()),
+        known_flags: owned(&known_flags),
+        supported_flags: owned(tsoci_seccomp::supported_flags()),
+        native_arch: tsoci_seccomp::native_arch_name().to_owned(),
+        libseccomp_version: tsoci_seccomp::library_version(),
+    }
+}

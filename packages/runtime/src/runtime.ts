@@ -1,0 +1,570 @@
+import { chownSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { HookKind } from '@ts-oci/hooks';
+import { initBinaryPath } from '@ts-oci/namespaces';
+import type { Config } from '@ts-oci/spec';
+import { SpecValidationError } from '@ts-oci/spec/errors';
+import { OCI_RUNTIME_SPEC_VERSION } from '@ts-oci/spec/tables';
+import { ContainerError } from './errors.js';
+import { InitChannel, initError } from './init-channel.js';
+import * as native from './native.js';
+import { parseSignal, signalName } from './signals.js';
+import {
+  type ContainerStatus,
+  liveStatus,
+  type OciState,
+  type StoredState,
+  toOciState,
+} from './state.js';
+
+export const DEFAULT_STATE_ROOT = '/run/tsoci';
+const EXEC_FIFO = 'exec.fifo';
+const LOCK_TIMEOUT_MS = 30_000;
+
+export type LogLevel = 'debug' | 'info' | 'warning' | 'error';
+
+export interface RuntimeOptions {
+  /** State directory (default /run/tsoci). */
+  root?: string;
+  /** Receives log records (the init's included). */
+  log?: (level: LogLevel, msg: string) => void;
+  debug?: boolean;
+  /** Path of tsoci-init; defaults to the one shipped with @ts-oci/namespaces. */
+  initPath?: string;
+}
+
+/** A container's stdio: fds of this process (0, 1, 2 by default), passed untouched. */
+export type StdioFds = readonly [number | 'ignore', number | 'ignore', number | 'ignore'];
+
+export interface CreateOptions {
+  id: string;
+  /** Bundle directory (default: the current directory). */
+  bundle?: string;
+  consoleSocket?: string;
+  pidFile?: string;
+  preserveFds?: number;
+  noPivot?: boolean;
+  noNewKeyring?: boolean;
+  stdio?: StdioFds;
+}
+
+export interface RunOptions extends CreateOptions {
+  /** Do not delete the container after it exits. */
+  keep?: boolean;
+  /** Forward the signals this process receives (SIGINT, SIGTERM, …) to the container, as `runc run` does. */
+  forwardSignals?: boolean;
+}
+
+// What `run` forwards: everything a terminal or supervisor may send that Node
+// lets a program catch.
+const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
+  'SIGHUP',
+  'SIGINT',
+  'SIGQUIT',
+  'SIGTERM',
+  'SIGUSR1',
+  'SIGUSR2',
+  'SIGWINCH',
+  'SIGCONT',
+  'SIGTSTP',
+  'SIGTTIN',
+  'SIGTTOU',
+  'SIGPIPE',
+  'SIGALRM',
+];
+
+export interface ExitStatus {
+  /** The exit code, or 128+n when killed by signal n (the shell convention runc uses). */
+  exitCode: number;
+  /** The signal that killed the process, if any. */
+  signal: string | null;
+}
+
+/**
+ * The container lifecycle of runtime.md for Node programs: create, start,
+ * state, kill, delete, list, run and wait. Every method is promise-based and
+ * fails with a typed error (ContainerError, SpecValidationError, HookError)
+ * whose message names the container.
+ */
+export class Runtime {
+  readonly root: string;
+  private readonly logFn: (level: LogLevel, msg: string) => void;
+  private readonly debug: boolean;
+  private readonly initPath: string | undefined;
+
+  constructor(opts: RuntimeOptions = {}) {
+    this.root = resolve(opts.root ?? DEFAULT_STATE_ROOT);
+    this.logFn = opts.log ?? (() => {});
+    this.debug = opts.debug === true;
+    this.initPath = opts.initPath;
+  }
+
+  /** Creates the container: everything but the user process, which waits for start(). */
+  async create(opts: CreateOptions): Promise<OciState> {
+    native.validateId(opts.id);
+    const bundleDir = resolve(opts.bundle ?? '.');
+    const config = await loadConfig(bundleDir);
+    const fifo = join(this.root, opts.id, EXEC_FIFO);
+    // Everything that can be checked is checked here, before any side effect.
+    // The planner (schemas, mount tables, seccomp) loads only for create.
+    const { buildInitPlan } = await import('./plan.js');
+    const plan = buildInitPlan(config, {
+      id: opts.id,
+      bundleDir,
+      consoleSocket: opts.consoleSocket,
+      execFifo: fifo,
+      preserveFds: opts.preserveFds ?? 0,
+      noPivot: opts.noPivot,
+      noNewKeyring: opts.noNewKeyring,
+      // runc drops unraisable ambient caps silently; keep the note for --debug.
+      onWarning: (msg) => this.logFn('debug', msg),
+    });
+    const preserve = opts.preserveFds ?? 0;
+    if (!Number.isInteger(preserve) || preserve < 0) {
+      throw new ContainerError(ContainerError.INVALID_PLAN, `invalid --preserve-fds ${preserve}`, {
+        id: opts.id,
+      });
+    }
+
+    // Creates the root when missing and returns the new container dir locked.
+    const lock = native.createContainerDir(this.root, opts.id);
+    const state: StoredState = {
+      ociVersion: OCI_RUNTIME_SPEC_VERSION,
+      id: opts.id,
+      status: 'creating',
+      pid: 0,
+      startTime: 0,
+      initPid: 0,
+      initStartTime: 0,
+      bundle: bundleDir,
+      rootfs: plan.rootfs?.root ?? '',
+      created: new Date().toISOString(),
+      annotations: config.annotations ?? {},
+      owner: '',
+      config,
+    };
+    let channel: InitChannel | undefined;
+    try {
+      lock.writeState(JSON.stringify(state));
+      native.mkfifo(fifo, 0o622);
+      chownToContainerRoot(fifo, config);
+      channel = new InitChannel({
+        initPath: this.initPath ?? initBinaryPath(),
+        stdio: opts.stdio ?? [0, 1, 2],
+        preserveFds: preserve,
+        logLevel: this.debug ? 'debug' : 'info',
+        id: opts.id,
+      });
+      // Record the init before it does anything, so that a create killed at
+      // any later moment leaves something `delete --force` can find.
+      state.initPid = channel.pid;
+      state.initStartTime = startTimeOf(channel.pid);
+      lock.writeState(JSON.stringify(state));
+      channel.send({ type: 'plan', plan });
+      await this.driveCreate(channel, state, lock, config);
+      const exit = await channel.exited;
+      if (exit.code !== 0) {
+        throw new ContainerError(
+          ContainerError.INIT_FAILED,
+          `container init exited with ${exit.signal ?? `status ${exit.code}`} during create`,
+          { id: opts.id },
+        );
+      }
+      state.status = 'created';
+      lock.writeState(JSON.stringify(state));
+      if (opts.pidFile) await writePidFile(opts.pidFile, state.pid);
+      return toOciState(state, 'created');
+    } catch (err) {
+      await this.abortCreate(channel, state, lock);
+      throw err;
+    } finally {
+      channel?.close();
+      lock.unlock();
+    }
+  }
+
+  private async driveCreate(
+    channel: InitChannel,
+    state: StoredState,
+    lock: native.ContainerLock,
+    config: Config,
+  ): Promise<void> {
+    const id = state.id;
+    for (;;) {
+      const m = await channel.next();
+      if (m === null) {
+        const exit = await channel.exited;
+        throw new ContainerError(
+          ContainerError.INIT_FAILED,
+          `container init exited (${exit.signal ?? `status ${exit.code}`}) before the container was created`,
+          { id },
+        );
+      }
+      switch (m.type) {
+        case 'log':
+          this.logFn(m.level, m.msg);
+          break;
+        case 'error':
+          throw initError(id, m);
+        case 'userns':
+          writeIdMappings(m.pid, config);
+          channel.send({ type: 'userns-mapped' });
+          break;
+        case 'child':
+          state.pid = m.pid;
+          state.startTime = startTimeOf(m.pid);
+          lock.writeState(JSON.stringify(state));
+          break;
+        case 'mounted': {
+          const st = toOciState(state, 'creating');
+          await this.hooks('prestart', config, st);
+          await this.hooks('createRuntime', config, st);
+          await this.hooks('createContainer', config, st);
+          channel.send({ type: 'continue' });
+          break;
+        }
+        case 'created':
+          return;
+      }
+    }
+  }
+
+  /** Undo a failed create: kill what was started, then remove every trace. */
+  private async abortCreate(
+    channel: InitChannel | undefined,
+    state: StoredState,
+    lock: native.ContainerLock,
+  ): Promise<void> {
+    killQuietly(state.pid, state.startTime);
+    if (channel) {
+      channel.child.kill('SIGKILL');
+      await channel.exited;
+    }
+    await waitDead(state.pid, state.startTime);
+    lock.remove();
+  }
+
+  /** Runs the user process of a created container. */
+  async start(id: string): Promise<void> {
+    native.validateId(id);
+    const lock = await this.lock(id);
+    try {
+      const state = readState(lock, id);
+      const status = this.statusOf(state);
+      if (status !== 'created') {
+        throw new ContainerError(
+          ContainerError.BAD_STATE,
+          `cannot start a container that is ${status}: ${id}`,
+          {
+            id,
+          },
+        );
+      }
+      await this.hooks('startContainer', state.config, toOciState(state, 'created'), state.pid);
+      native.releaseExecFifo(join(this.root, id, EXEC_FIFO), state.pid, state.startTime, 10_000);
+      state.status = 'running';
+      lock.writeState(JSON.stringify(state));
+      try {
+        await this.hooks('poststart', state.config, toOciState(state, 'running'));
+      } catch (err) {
+        // runtime.md step 9: a failed poststart hook stops the container.
+        killQuietly(state.pid, state.startTime);
+        await waitDead(state.pid, state.startTime);
+        throw err;
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  async state(id: string): Promise<OciState> {
+    native.validateId(id);
+    const lock = await this.lock(id);
+    try {
+      const state = readState(lock, id);
+      return toOciState(state, this.statusOf(state));
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Sends `signal` (a name, `SIG`-name or number; default SIGTERM) to the container process. */
+  async kill(
+    id: string,
+    signal: string | number = 'SIGTERM',
+    opts: { all?: boolean } = {},
+  ): Promise<void> {
+    native.validateId(id);
+    const sig = parseSignal(signal);
+    const lock = await this.lock(id);
+    try {
+      const state = readState(lock, id);
+      const status = this.statusOf(state);
+      if (status === 'stopped' || (status === 'creating' && state.pid === 0)) {
+        throw new ContainerError(ContainerError.BAD_STATE, `container ${id} is not running`, {
+          id,
+        });
+      }
+      // Without a cgroup yet, --all reaches the container process; with a
+      // pid namespace, killing pid 1 ends every process in it.
+      void opts.all;
+      native.signalProcess(state.pid, state.startTime, sig);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Removes a stopped (or created) container. With `force`, kills a running
+   * one first. An interrupted create is removed too: every process recorded
+   * for it is killed.
+   */
+  async delete(id: string, opts: { force?: boolean } = {}): Promise<void> {
+    native.validateId(id);
+    const lock = await this.lock(id);
+    try {
+      const state = readState(lock, id);
+      const status = this.statusOf(state);
+      if ((status === 'running' || status === 'paused') && !opts.force) {
+        throw new ContainerError(
+          ContainerError.BAD_STATE,
+          `cannot delete container ${id} that is not stopped: ${status}`,
+          { id },
+        );
+      }
+      if (status !== 'stopped') {
+        killQuietly(state.pid, state.startTime);
+        killQuietly(state.initPid, state.initStartTime);
+        await waitDead(state.pid, state.startTime);
+        await waitDead(state.initPid, state.initStartTime);
+      }
+      lock.remove();
+      state.status = 'stopped';
+      await this.hooks('poststop', state.config, toOciState(state, 'stopped'));
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  async list(): Promise<OciState[]> {
+    const out: OciState[] = [];
+    for (const id of native.listIds(this.root)) {
+      // Unlocked read (writes are atomic): `list` must not wait behind a create.
+      const text = native.readStateUnlocked(this.root, id);
+      if (text === null) continue; // deleted meanwhile
+      const state = parseStored(text, id);
+      out.push(toOciState(state, this.statusOf(state)));
+    }
+    return out;
+  }
+
+  /**
+   * create + start, then wait for the container process to exit and delete the
+   * container (unless `keep`). This process becomes a child subreaper so the
+   * container, orphaned when the init's first stage exits, is reparented here
+   * and its exit status can be collected.
+   */
+  async run(
+    opts: RunOptions,
+    hooks: { onStart?: (pid: number) => void } = {},
+  ): Promise<ExitStatus> {
+    native.setChildSubreaper();
+    const st = await this.create(opts);
+    try {
+      await this.start(opts.id);
+    } catch (err) {
+      await this.delete(opts.id, { force: true }).catch(() => {});
+      throw err;
+    }
+    hooks.onStart?.(st.pid);
+    const forward = (sig: NodeJS.Signals) => {
+      this.kill(opts.id, sig).catch((err: unknown) =>
+        this.logFn('debug', `forwarding ${sig}: ${String(err)}`),
+      );
+    };
+    if (opts.forwardSignals) for (const sig of FORWARDED_SIGNALS) process.on(sig, forward);
+    try {
+      const r = await native.waitPid(st.pid);
+      const status: ExitStatus =
+        r.signal === null
+          ? { exitCode: r.exitCode, signal: null }
+          : { exitCode: 128 + r.signal, signal: signalName(r.signal) };
+      if (!opts.keep) await this.delete(opts.id, { force: true });
+      return status;
+    } finally {
+      if (opts.forwardSignals) for (const sig of FORWARDED_SIGNALS) process.off(sig, forward);
+    }
+  }
+
+  /**
+   * The container's lock, waiting on the libuv pool so a library caller's
+   * event loop keeps running. Bounded: a holder that never lets go (a stuck
+   * create) gives ECONTAINER_LOCKED instead of a hang.
+   */
+  private lock(id: string): Promise<native.ContainerLock> {
+    return native.lockContainerAsync(this.root, id, LOCK_TIMEOUT_MS);
+  }
+
+  private statusOf(s: StoredState): ContainerStatus {
+    const fifo = join(this.root, s.id, EXEC_FIFO);
+    return liveStatus(s, {
+      isAlive: (pid, st) => native.isAlive(pid, st),
+      fifoExists: () => existsSync(fifo),
+    });
+  }
+
+  private async hooks(
+    kind: HookKind,
+    config: Config,
+    state: OciState,
+    containerPid?: number,
+  ): Promise<void> {
+    const list = config.hooks?.[kind];
+    if (!list || list.length === 0) return;
+    // execa and the hook runner load only when a container has hooks.
+    const { HOOK_KINDS, nsenterWrapper, runHooks } = await import('@ts-oci/hooks');
+    const inContainer = HOOK_KINDS[kind].namespace === 'container';
+    await runHooks(kind, list, state, {
+      cwd: state.bundle,
+      onWarning: (msg) => this.logFn('warning', msg),
+      wrap: inContainer
+        ? nsenterWrapper({
+            init: this.initPath ?? initBinaryPath(),
+            pid: containerPid ?? state.pid,
+          })
+        : undefined,
+    });
+  }
+}
+
+/**
+ * Every problem that would stop the bundle from running (schema and semantic),
+ * with no side effect: `tsoci validate`.
+ */
+export async function validateBundle(bundle: string): Promise<{ path: string; message: string }[]> {
+  const bundleDir = resolve(bundle);
+  const path = join(bundleDir, 'config.json');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return [
+      {
+        path: '',
+        message:
+          code === 'ENOENT' ? `${path} does not exist` : `${path}: ${(err as Error).message}`,
+      },
+    ];
+  }
+  const { validatePlan } = await import('./plan.js');
+  return validatePlan(raw, { id: 'validate', bundleDir });
+}
+
+async function loadConfig(bundleDir: string): Promise<Config> {
+  const path = join(bundleDir, 'config.json');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ContainerError(
+      ContainerError.INVALID_PLAN,
+      code === 'ENOENT'
+        ? `${path} does not exist`
+        : `cannot read ${path}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  const { parseConfig } = await import('@ts-oci/spec');
+  try {
+    return parseConfig(text);
+  } catch (err) {
+    if (err instanceof SpecValidationError) {
+      throw new SpecValidationError(path, err.issues, { cause: err });
+    }
+    throw err;
+  }
+}
+
+function readState(lock: native.ContainerLock, id: string): StoredState {
+  const text = lock.readState();
+  if (text === null)
+    throw new ContainerError(ContainerError.NOT_FOUND, `container ${id} does not exist`, { id });
+  return parseStored(text, id);
+}
+
+function parseStored(text: string, id: string): StoredState {
+  try {
+    return JSON.parse(text) as StoredState;
+  } catch (err) {
+    throw new ContainerError(
+      ContainerError.CORRUPT_STATE,
+      `state of container ${id} is corrupt: ${(err as Error).message}`,
+      {
+        id,
+        cause: err,
+      },
+    );
+  }
+}
+
+function writeIdMappings(pid: number, config: Config): void {
+  const fmt = (maps: { containerID: number; hostID: number; size: number }[]) =>
+    maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
+  writeFileSync(`/proc/${pid}/uid_map`, fmt(config.linux?.uidMappings ?? []));
+  writeFileSync(`/proc/${pid}/gid_map`, fmt(config.linux?.gidMappings ?? []));
+}
+
+/**
+ * In a new user namespace the container reopens the exec fifo as its own root,
+ * which is some unprivileged host uid: give the fifo to that uid.
+ */
+function chownToContainerRoot(path: string, config: Config): void {
+  const linux = config.linux;
+  if (!linux?.namespaces?.some((n) => n.type === 'user' && !n.path)) return;
+  const host = (maps: { containerID: number; hostID: number; size: number }[] | undefined) => {
+    const m = (maps ?? []).find((x) => x.containerID <= 0 && 0 < x.containerID + x.size);
+    return m ? m.hostID - m.containerID : undefined;
+  };
+  const uid = host(linux.uidMappings);
+  const gid = host(linux.gidMappings);
+  if (uid !== undefined || gid !== undefined) chownSync(path, uid ?? 0, gid ?? 0);
+}
+
+function startTimeOf(pid: number): number {
+  try {
+    return native.processStartTime(pid);
+  } catch {
+    // Already gone: 0 never matches a live process, so it reads as stopped.
+    return 0;
+  }
+}
+
+function killQuietly(pid: number, startTime: number): void {
+  if (pid <= 0) return;
+  try {
+    native.signalProcess(pid, startTime, 9);
+  } catch {
+    // Already gone (or reused): nothing of ours to kill.
+  }
+}
+
+/** Waits until the process is gone (or a zombie); never longer than `ms`. */
+async function waitDead(pid: number, startTime: number, ms = 10_000): Promise<void> {
+  if (pid <= 0) return;
+  const deadline = Date.now() + ms;
+  while (native.isAlive(pid, startTime)) {
+    if (Date.now() > deadline) throw new Error(`process ${pid} did not exit within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** The pid, no trailing newline (containerd rejects one), written atomically. */
+async function writePidFile(path: string, pid: number): Promise<void> {
+  const abs = resolve(path);
+  const tmp = join(dirname(abs), `.${Date.now()}.${process.pid}.pid.tmp`);
+  await writeFile(tmp, String(pid), { mode: 0o644 });
+  await rename(tmp, abs);
+}
