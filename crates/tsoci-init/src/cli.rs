@@ -19,13 +19,16 @@ pub struct Opts {
     pub env: Vec<String>,
     pub clear_env: bool,
     pub map_root: bool,
+    /// argv[0] for the command when it must differ from the program path
+    /// (an OCI hook whose `args[0]` is not its `path`).
+    pub argv0: Option<String>,
     pub argv: Vec<String>,
 }
 
 const NSENTER_USAGE: &str =
-    "usage: tsoci-init nsenter --target PID [--ns TYPE]... [--env K=V]... [--clear-env] -- ARGV...";
+    "usage: tsoci-init nsenter --target PID [--ns TYPE]... [--env K=V]... [--clear-env] [--argv0 NAME] -- ARGV...";
 const UNSHARE_USAGE: &str =
-    "usage: tsoci-init unshare [--ns TYPE]... [--map-root] [--env K=V]... [--clear-env] -- ARGV...";
+    "usage: tsoci-init unshare [--ns TYPE]... [--map-root] [--env K=V]... [--clear-env] [--argv0 NAME] -- ARGV...";
 
 /// Parses the options of either mode (`nsenter` accepts `--target`,
 /// `unshare` accepts `--map-root`).
@@ -74,6 +77,7 @@ pub fn parse(mode: &str, args: &[String]) -> Result<Opts, String> {
                 o.env.push(v);
             }
             "--clear-env" => o.clear_env = true,
+            "--argv0" => o.argv0 = Some(value(&mut it, "--argv0")?),
             "--map-root" if mode == "unshare" => o.map_root = true,
             other => return Err(format!("unknown option {other:?}\n{usage}")),
         }
@@ -189,10 +193,15 @@ fn create(o: &Opts) -> Result<bool, Failure> {
 
 fn run(mode: &str, o: &Opts, fork: bool) -> i32 {
     let env = command_env(o);
+    // ARGV[0] is the program; --argv0 only changes what the program sees.
+    let mut shown = o.argv.clone();
+    if let (Some(a0), Some(first)) = (&o.argv0, shown.first_mut()) {
+        first.clone_from(a0);
+    }
     let prepared = resolve_program(&o.argv[0], &env).and_then(|prog| {
         Ok((
             prog,
-            cstrings(&o.argv, "argument")?,
+            cstrings(&shown, "argument")?,
             cstrings(&env, "environment entry")?,
         ))
     });
@@ -294,6 +303,12 @@ mod tests {
 
     #[test]
     fn unshare_options() {
+        let a = parse("nsenter", &s(&["--target", "7", "--argv0", "hook", "--", "/bin/x", "a"])).unwrap();
+        assert_eq!(a.argv0.as_deref(), Some("hook"));
+        assert_eq!(a.argv, vec!["/bin/x", "a"]);
+        assert!(parse("nsenter", &s(&["--target", "7", "--argv0"]))
+            .unwrap_err()
+            .contains("--argv0 needs a value"));
         let o = parse("unshare", &s(&["--ns", "uts", "--map-root", "--", "true"])).unwrap();
         assert_eq!(o.kinds, vec![NamespaceKind::Uts, NamespaceKind::User]);
         assert!(o.map_root);

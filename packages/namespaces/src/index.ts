@@ -9,3 +9,11 @@ export {
   namespaceOf,
   sameNamespace,
 } from './namespaces.js';
+export {
+  type NamespaceCommand,
+  type NamespaceCommandOptions,
+  nsenterCommand,
+  spawnInNamespacesOf,
+  spawnInNewNamespaces,
+  unshareCommand,
+} from './spawn.js';

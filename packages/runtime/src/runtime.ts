@@ -324,6 +324,12 @@ export class Runtime {
     native.validateId(id);
     const lock = await this.lock(id);
     try {
+      if (lock.readState() === null) {
+        // A create killed between making the directory and its first state
+        // write: nothing was started yet, so removing the directory is all.
+        lock.remove();
+        return;
+      }
       const state = readState(lock, id);
       const status = this.statusOf(state);
       if ((status === 'running' || status === 'paused') && !opts.force) {
