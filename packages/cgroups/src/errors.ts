@@ -1,4 +1,4 @@
-import { TsociError } from '@ts-oci/spec';
+import { TsociError } from '@ts-oci/spec/errors';
 
 /**
  * Stable codes of every failure this package reports. Callers branch on these,

@@ -4,6 +4,8 @@ export interface GlobalOptions {
   log?: string;
   logFormat: 'text' | 'json';
   debug: boolean;
+  systemdCgroup?: boolean;
+  rootless: 'true' | 'false' | 'auto';
 }
 
 export const DEFAULT_ROOT = '/run/tsoci';

@@ -13,14 +13,9 @@ export class NotImplementedError extends Error {}
 // of "unknown command".
 const NOT_YET: ReadonlyArray<readonly [string, string]> = [
   ['checkpoint', 'checkpoint a running container'],
-  ['events', 'display container events such as OOM notifications and resource usage'],
   ['exec', 'execute new process inside the container'],
   ['features', 'show the enabled features'],
-  ['pause', 'pause suspends all processes inside the container'],
-  ['ps', 'ps displays the processes running inside a container'],
   ['restore', 'restore a container from a previous checkpoint'],
-  ['resume', 'resumes all processes that have been previously paused'],
-  ['update', 'update container resource constraints'],
 ];
 
 export interface ProgramHooks {
@@ -42,6 +37,18 @@ export function buildProgram(hooks: ProgramHooks): Command {
         .default('text'),
     )
     .option(
+      '--systemd-cgroup',
+      'enable systemd cgroup support (not supported: commands fail with a clear error)',
+    )
+    .addOption(
+      new Option(
+        '--rootless <value>',
+        "ignore cgroup permission errors ('true', 'false', or 'auto')",
+      )
+        .choices(['true', 'false', 'auto'])
+        .default('auto'),
+    )
+    .option(
       '--root <dir>',
       'root directory for storage of container state (this should be located in tmpfs)',
       DEFAULT_ROOT,
@@ -49,7 +56,14 @@ export function buildProgram(hooks: ProgramHooks): Command {
     .configureHelp({
       formatHelp: (cmd, helper) => formatRuncStyleHelp(cmd, helper, version),
     })
-    .exitOverride();
+    .exitOverride()
+    .hook('preAction', async (_root, action) => {
+      // Not ignored: an engine asking for the systemd driver must learn it is absent.
+      if (program.opts<GlobalOptions>().systemdCgroup && action.name() !== 'spec') {
+        const { systemdCgroupUnsupported } = await import('@ts-oci/cgroups');
+        throw systemdCgroupUnsupported();
+      }
+    });
 
   program
     .command('spec')
@@ -137,6 +151,76 @@ export function buildProgram(hooks: ProgramHooks): Command {
     .option('-f, --format <format>', 'select one of: table or json', 'table')
     .option('-q, --quiet', 'display only container IDs')
     .action(async (f) => hooks.setResult(await (await lifecycle()).listCommand(g(), f)));
+
+  const cgroupCmds = () => import('./commands/cgroups.js');
+  program
+    .command('pause')
+    .description('pause suspends all processes inside the container')
+    .argument('<container-id>')
+    .action(async (id: string) =>
+      hooks.setResult(await (await cgroupCmds()).pauseCommand(g(), id)),
+    );
+
+  program
+    .command('resume')
+    .description('resumes all processes that have been previously paused')
+    .argument('<container-id>')
+    .action(async (id: string) =>
+      hooks.setResult(await (await cgroupCmds()).resumeCommand(g(), id)),
+    );
+
+  program
+    .command('ps')
+    .description('ps displays the processes running inside a container')
+    .argument('<container-id>')
+    .argument('[ps-options...]', 'options for ps (default -ef)')
+    .option('-f, --format <format>', 'select one of: table or json', 'table')
+    .passThroughOptions()
+    .action(async (id: string, psArgs: string[], f) =>
+      hooks.setResult(await (await cgroupCmds()).psCommand(g(), id, psArgs, f)),
+    );
+
+  program
+    .command('update')
+    .description('update container resource constraints')
+    .argument('<container-id>')
+    .option('-r, --resources <file>', 'path to a file with the resources to update, or - for stdin')
+    .option('--blkio-weight <n>', 'specifies per cgroup weight, range is from 10 to 1000')
+    .option('--cpu-period <n>', 'CPU CFS period to be used for hardcapping (in usecs)')
+    .option(
+      '--cpu-quota <n>',
+      'CPU CFS hardcap limit (in usecs); allowed cpu time in a given period',
+    )
+    .option('--cpu-burst <n>', 'CPU CFS burst (in usecs)')
+    .option('--cpu-rt-period <n>', 'CPU realtime period to be used for hardcapping (in usecs)')
+    .option('--cpu-rt-runtime <n>', 'CPU realtime hardcap limit (in usecs)')
+    .option('--cpu-share <n>', 'CPU shares (relative weight vs. other containers)')
+    .option('--cpuset-cpus <list>', 'CPU(s) to use')
+    .option('--cpuset-mems <list>', 'memory node(s) to use')
+    .option('--memory <bytes>', 'memory limit (in bytes; k, m, g suffixes)')
+    .option('--memory-reservation <bytes>', 'memory reservation or soft_limit (in bytes)')
+    .option(
+      '--memory-swap <bytes>',
+      'total memory usage (memory + swap); set -1 to enable unlimited swap',
+    )
+    .option('--kernel-memory <bytes>', 'kernel memory limit (in bytes)')
+    .option('--kernel-memory-tcp <bytes>', 'kernel memory limit for tcp buffer (in bytes)')
+    .option('--pids-limit <n>', 'maximum number of pids allowed in the container')
+    .action(async (id: string, f) =>
+      hooks.setResult(await (await cgroupCmds()).updateCommand(g(), id, f)),
+    );
+
+  program
+    .command('events')
+    .description(
+      'display container events such as OOM notifications, cpu, memory, and IO usage statistics',
+    )
+    .argument('<container-id>')
+    .option('--interval <duration>', 'set the stats collection interval', '5s')
+    .option('--stats', "display the container's stats then exit")
+    .action(async (id: string, f) =>
+      hooks.setResult(await (await cgroupCmds()).eventsCommand(g(), id, f)),
+    );
 
   program
     .command('validate')

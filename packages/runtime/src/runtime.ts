@@ -1,9 +1,10 @@
 import { chownSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import type { CgroupManager, CgroupPaths, CgroupStats } from '@ts-oci/cgroups';
 import type { HookKind } from '@ts-oci/hooks';
 import { initBinaryPath } from '@ts-oci/namespaces';
-import type { Config } from '@ts-oci/spec';
+import type { Config, DeviceCgroup, Resources } from '@ts-oci/spec';
 import { SpecValidationError } from '@ts-oci/spec/errors';
 import { OCI_RUNTIME_SPEC_VERSION } from '@ts-oci/spec/tables';
 import { ContainerError } from './errors.js';
@@ -32,6 +33,8 @@ export interface RuntimeOptions {
   debug?: boolean;
   /** Path of tsoci-init; defaults to the one shipped with @ts-oci/namespaces. */
   initPath?: string;
+  /** Use the systemd cgroup driver (not supported yet: create fails clearly). */
+  systemdCgroup?: boolean;
 }
 
 /** A container's stdio: fds of this process (0, 1, 2 by default), passed untouched. */
@@ -92,12 +95,14 @@ export class Runtime {
   private readonly logFn: (level: LogLevel, msg: string) => void;
   private readonly debug: boolean;
   private readonly initPath: string | undefined;
+  private readonly systemdCgroup: boolean;
 
   constructor(opts: RuntimeOptions = {}) {
     this.root = resolve(opts.root ?? DEFAULT_STATE_ROOT);
     this.logFn = opts.log ?? (() => {});
     this.debug = opts.debug === true;
     this.initPath = opts.initPath;
+    this.systemdCgroup = opts.systemdCgroup === true;
   }
 
   /** Creates the container: everything but the user process, which waits for start(). */
@@ -127,6 +132,15 @@ export class Runtime {
       });
     }
 
+    const cgroups = await import('@ts-oci/cgroups');
+    const cgroup = await cgroups.createCgroupManager({
+      id: opts.id,
+      cgroupsPath: config.linux?.cgroupsPath,
+      resources: withDeviceDefaults(config, cgroups.DEFAULT_ALLOWED_DEVICES),
+      systemd: this.systemdCgroup,
+      onWarning: (w) => this.logFn('warning', `${w.field}: ${w.message}`),
+    });
+
     // Creates the root when missing and returns the new container dir locked.
     const lock = native.createContainerDir(this.root, opts.id);
     const state: StoredState = {
@@ -143,6 +157,8 @@ export class Runtime {
       annotations: config.annotations ?? {},
       owner: '',
       config,
+      // Recorded before it exists, so an interrupted create can still be cleaned.
+      cgroup: cgroup.paths(),
     };
     let channel: InitChannel | undefined;
     try {
@@ -160,6 +176,11 @@ export class Runtime {
       // any later moment leaves something `delete --force` can find.
       state.initPid = channel.pid;
       state.initStartTime = startTimeOf(channel.pid);
+      lock.writeState(JSON.stringify(state));
+      // In the cgroup before the plan: the init unshares its cgroup namespace
+      // only after this, so the container's cgroup root is its own cgroup.
+      await cgroup.apply(channel.pid);
+      state.cgroup = cgroup.paths();
       lock.writeState(JSON.stringify(state));
       channel.send({ type: 'plan', plan });
       await this.driveCreate(channel, state, lock, config);
@@ -242,7 +263,24 @@ export class Runtime {
       await channel.exited;
     }
     await waitDead(state.pid, state.startTime);
+    await this.destroyCgroup(state);
     lock.remove();
+  }
+
+  /** Kills whatever is left in the container's cgroup and removes it. */
+  private async destroyCgroup(state: StoredState): Promise<void> {
+    const cgroup = await this.cgroupOf(state);
+    if (!cgroup || !(await cgroup.exists())) return;
+    await cgroup.killAll('SIGKILL');
+    await cgroup.destroy();
+  }
+
+  private async cgroupOf(state: StoredState): Promise<CgroupManager | undefined> {
+    if (!state.cgroup) return undefined;
+    const { cgroupManagerFromPaths } = await import('@ts-oci/cgroups');
+    return cgroupManagerFromPaths(state.cgroup, {
+      onWarning: (w) => this.logFn('warning', `${w.field}: ${w.message}`),
+    });
   }
 
   /** Runs the user process of a created container. */
@@ -251,7 +289,7 @@ export class Runtime {
     const lock = await this.lock(id);
     try {
       const state = readState(lock, id);
-      const status = this.statusOf(state);
+      const status = await this.statusOf(state);
       if (status !== 'created') {
         throw new ContainerError(
           ContainerError.BAD_STATE,
@@ -283,7 +321,7 @@ export class Runtime {
     const lock = await this.lock(id);
     try {
       const state = readState(lock, id);
-      return toOciState(state, this.statusOf(state));
+      return toOciState(state, await this.statusOf(state));
     } finally {
       lock.unlock();
     }
@@ -300,16 +338,15 @@ export class Runtime {
     const lock = await this.lock(id);
     try {
       const state = readState(lock, id);
-      const status = this.statusOf(state);
+      const status = await this.statusOf(state);
       if (status === 'stopped' || (status === 'creating' && state.pid === 0)) {
         throw new ContainerError(ContainerError.BAD_STATE, `container ${id} is not running`, {
           id,
         });
       }
-      // Without a cgroup yet, --all reaches the container process; with a
-      // pid namespace, killing pid 1 ends every process in it.
-      void opts.all;
-      native.signalProcess(state.pid, state.startTime, sig);
+      const cgroup = opts.all ? await this.cgroupOf(state) : undefined;
+      if (cgroup) await cgroup.killAll(sig);
+      else native.signalProcess(state.pid, state.startTime, sig);
     } finally {
       lock.unlock();
     }
@@ -331,7 +368,7 @@ export class Runtime {
         return;
       }
       const state = readState(lock, id);
-      const status = this.statusOf(state);
+      const status = await this.statusOf(state);
       if ((status === 'running' || status === 'paused') && !opts.force) {
         throw new ContainerError(
           ContainerError.BAD_STATE,
@@ -340,11 +377,16 @@ export class Runtime {
         );
       }
       if (status !== 'stopped') {
+        // Through the cgroup first: it reaches every process, and kills a
+        // frozen (paused) container properly (freeze, signal, thaw).
+        const cgroup = await this.cgroupOf(state);
+        if (cgroup && (await cgroup.exists())) await cgroup.killAll('SIGKILL');
         killQuietly(state.pid, state.startTime);
         killQuietly(state.initPid, state.initStartTime);
         await waitDead(state.pid, state.startTime);
         await waitDead(state.initPid, state.initStartTime);
       }
+      await this.destroyCgroup(state);
       lock.remove();
       state.status = 'stopped';
       await this.hooks('poststop', state.config, toOciState(state, 'stopped'));
@@ -360,7 +402,7 @@ export class Runtime {
       const text = native.readStateUnlocked(this.root, id);
       if (text === null) continue; // deleted meanwhile
       const state = parseStored(text, id);
-      out.push(toOciState(state, this.statusOf(state)));
+      out.push(toOciState(state, await this.statusOf(state)));
     }
     return out;
   }
@@ -412,12 +454,118 @@ export class Runtime {
     return native.lockContainerAsync(this.root, id, LOCK_TIMEOUT_MS);
   }
 
-  private statusOf(s: StoredState): ContainerStatus {
+  private async statusOf(s: StoredState): Promise<ContainerStatus> {
     const fifo = join(this.root, s.id, EXEC_FIFO);
-    return liveStatus(s, {
+    const status = liveStatus(s, {
       isAlive: (pid, st) => native.isAlive(pid, st),
       fifoExists: () => existsSync(fifo),
     });
+    if ((status === 'running' || status === 'created') && s.cgroup && isFrozen(s.cgroup))
+      return 'paused';
+    return status;
+  }
+
+  /** Freezes every process of a running container (the cgroup freezer). */
+  async pause(id: string): Promise<void> {
+    await this.withCgroup(id, ['running'], 'pause', (cg) => cg.freeze(true));
+  }
+
+  /** Thaws a paused container. */
+  async resume(id: string): Promise<void> {
+    await this.withCgroup(id, ['paused'], 'resume', (cg) => cg.freeze(false));
+  }
+
+  /** The host pids of every process in the container, ascending. */
+  async ps(id: string): Promise<number[]> {
+    return this.withCgroup(id, ['created', 'running', 'paused'], 'list processes of', (cg) =>
+      cg.pids(),
+    );
+  }
+
+  /** Resource usage of the container's cgroup (runc's `events --stats` shape). */
+  async stats(id: string): Promise<CgroupStats> {
+    return this.withCgroup(id, ['created', 'running', 'paused'], 'read stats of', (cg) =>
+      cg.stats(),
+    );
+  }
+
+  /**
+   * Changes `linux.resources` of a live container; the new values are kept in
+   * its state so later reads and updates start from them.
+   */
+  async update(id: string, resources: Resources): Promise<void> {
+    native.validateId(id);
+    const lock = await this.lock(id);
+    try {
+      const state = readState(lock, id);
+      const status = await this.statusOf(state);
+      const cgroup = await this.cgroupOf(state);
+      if (status === 'stopped' || !cgroup) {
+        throw new ContainerError(
+          ContainerError.BAD_STATE,
+          `cannot update container ${id}: it is ${status}`,
+          { id },
+        );
+      }
+      await cgroup.set(resources);
+      const linux = state.config.linux ?? {};
+      linux.resources = mergeResources(linux.resources ?? {}, resources);
+      state.config.linux = linux;
+      lock.writeState(JSON.stringify(state));
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * OOM kills of the container as they happen (polled from the cgroup's kill
+   * counter), until `signal` aborts or the container's cgroup is gone.
+   */
+  async *oomEvents(
+    id: string,
+    opts: { intervalMs?: number; signal?: AbortSignal } = {},
+  ): AsyncGenerator<{
+    type: 'oom';
+    id: string;
+    time: Date;
+  }> {
+    const cgroup = await this.withCgroup(
+      id,
+      ['created', 'running', 'paused'],
+      'watch',
+      async (cg) => cg,
+    );
+    for await (const ev of cgroup.oomEvents(opts)) yield { type: 'oom', id, time: ev.time };
+  }
+
+  private async withCgroup<T>(
+    id: string,
+    allowed: readonly ContainerStatus[],
+    what: string,
+    fn: (cg: CgroupManager) => Promise<T>,
+  ): Promise<T> {
+    native.validateId(id);
+    const lock = await this.lock(id);
+    try {
+      const state = readState(lock, id);
+      const status = await this.statusOf(state);
+      if (!allowed.includes(status)) {
+        throw new ContainerError(
+          ContainerError.BAD_STATE,
+          `cannot ${what} container ${id}: it is ${status}`,
+          {
+            id,
+          },
+        );
+      }
+      const cgroup = await this.cgroupOf(state);
+      if (!cgroup) {
+        throw new ContainerError(ContainerError.BAD_STATE, `container ${id} has no cgroup`, { id });
+      }
+      return await fn(cgroup);
+    } finally {
+      lock.unlock();
+    }
   }
 
   private async hooks(
@@ -546,6 +694,61 @@ function startTimeOf(pid: number): number {
     // Already gone: 0 never matches a live process, so it reads as stopped.
     return 0;
   }
+}
+
+/**
+ * The device cgroup rules of the config, then the devices of linux.devices and
+ * the default allowed set (as runc does), so a container can always use the
+ * nodes it was given.
+ */
+function withDeviceDefaults(config: Config, defaults: readonly DeviceCgroup[]): Resources {
+  const resources: Resources = { ...(config.linux?.resources ?? {}) };
+  const fromDevices: DeviceCgroup[] = (config.linux?.devices ?? [])
+    .filter((d) => d.type !== 'p')
+    .map((d) => ({
+      allow: true,
+      type: d.type === 'b' ? 'b' : 'c',
+      major: d.major,
+      minor: d.minor,
+      access: 'rwm',
+    }));
+  resources.devices = [...(resources.devices ?? []), ...fromDevices, ...defaults];
+  return resources;
+}
+
+/**
+ * Whether the cgroup is frozen, read straight from the freezer files so that
+ * `state` and `list` need not load the cgroup package: v1 freezer.state, else
+ * the cgroup2 `frozen` key of cgroup.events.
+ */
+function isFrozen(cg: CgroupPaths): boolean {
+  try {
+    const freezer = cg.paths.freezer;
+    if (freezer) return readFileSync(join(freezer, 'freezer.state'), 'utf8').trim() === 'FROZEN';
+    const unified = cg.paths.unified;
+    if (unified) return /^frozen 1$/m.test(readFileSync(join(unified, 'cgroup.events'), 'utf8'));
+  } catch {
+    // The cgroup is gone: not paused.
+  }
+  return false;
+}
+
+/** `update` semantics: fields given replace the stored ones, one level deep. */
+function mergeResources(base: Resources, patch: Resources): Resources {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(patch)) {
+    const prev = out[k];
+    out[k] =
+      v &&
+      typeof v === 'object' &&
+      !Array.isArray(v) &&
+      prev &&
+      typeof prev === 'object' &&
+      !Array.isArray(prev)
+        ? { ...(prev as object), ...(v as object) }
+        : v;
+  }
+  return out as Resources;
 }
 
 function killQuietly(pid: number, startTime: number): void {

@@ -1,3 +1,4 @@
+import type { CgroupPaths } from '@ts-oci/cgroups';
 import type { Config } from '@ts-oci/spec';
 
 /** The statuses of runtime.md, plus `paused` (an allowed extension, used once cgroups land). */
@@ -25,6 +26,8 @@ export interface StoredState {
   annotations: Record<string, string>;
   owner: string;
   config: Config;
+  /** Where the container's cgroups are (CgroupManager.paths()); absent before cgroups existed. */
+  cgroup?: CgroupPaths;
 }
 
 /** The runtime-spec state document, in runc's field order. */
