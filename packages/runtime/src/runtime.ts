@@ -18,6 +18,7 @@ import {
   type StoredState,
   toOciState,
 } from './state.js';
+import { bundleWantsTerminal, TerminalRelay } from './terminal.js';
 
 export const DEFAULT_STATE_ROOT = '/run/tsoci';
 const EXEC_FIFO = 'exec.fifo';
@@ -267,6 +268,14 @@ export class Runtime {
     lock.remove();
   }
 
+  /** Kills the container's processes and waits for them; the cgroup and state stay. */
+  private async stopQuietly(state: StoredState): Promise<void> {
+    const cgroup = await this.cgroupOf(state).catch(() => undefined);
+    if (cgroup && (await cgroup.exists())) await cgroup.killAll('SIGKILL').catch(() => {});
+    killQuietly(state.pid, state.startTime);
+    await waitDead(state.pid, state.startTime);
+  }
+
   /** Kills whatever is left in the container's cgroup and removes it. */
   private async destroyCgroup(state: StoredState): Promise<void> {
     const cgroup = await this.cgroupOf(state);
@@ -299,7 +308,13 @@ export class Runtime {
           },
         );
       }
-      await this.hooks('startContainer', state.config, toOciState(state, 'created'), state.pid);
+      try {
+        await this.hooks('startContainer', state.config, toOciState(state, 'created'), state.pid);
+      } catch (err) {
+        // runtime.md step 7: a failed startContainer hook stops the container.
+        await this.stopQuietly(state);
+        throw err;
+      }
       native.releaseExecFifo(join(this.root, id, EXEC_FIFO), state.pid, state.startTime, 10_000);
       state.status = 'running';
       lock.writeState(JSON.stringify(state));
@@ -307,8 +322,7 @@ export class Runtime {
         await this.hooks('poststart', state.config, toOciState(state, 'running'));
       } catch (err) {
         // runtime.md step 9: a failed poststart hook stops the container.
-        killQuietly(state.pid, state.startTime);
-        await waitDead(state.pid, state.startTime);
+        await this.stopQuietly(state);
         throw err;
       }
     } finally {
@@ -418,10 +432,18 @@ export class Runtime {
     hooks: { onStart?: (pid: number) => void } = {},
   ): Promise<ExitStatus> {
     native.setChildSubreaper();
-    const st = await this.create(opts);
+    const relay =
+      opts.consoleSocket === undefined && bundleWantsTerminal(resolve(opts.bundle ?? '.'))
+        ? TerminalRelay.open()
+        : undefined;
+    let relayed: Promise<void> | undefined;
+    let st: OciState;
     try {
+      st = await this.create(relay ? { ...opts, consoleSocket: relay.path } : opts);
+      if (relay) relayed = relay.relay(process.stdin, process.stdout);
       await this.start(opts.id);
     } catch (err) {
+      relay?.close();
       await this.delete(opts.id, { force: true }).catch(() => {});
       throw err;
     }
@@ -434,6 +456,7 @@ export class Runtime {
     if (opts.forwardSignals) for (const sig of FORWARDED_SIGNALS) process.on(sig, forward);
     try {
       const r = await native.waitPid(st.pid);
+      await relayed;
       const status: ExitStatus =
         r.signal === null
           ? { exitCode: r.exitCode, signal: null }
@@ -579,7 +602,10 @@ export class Runtime {
     // execa and the hook runner load only when a container has hooks.
     const { HOOK_KINDS, nsenterWrapper, runHooks } = await import('@ts-oci/hooks');
     const inContainer = HOOK_KINDS[kind].namespace === 'container';
-    await runHooks(kind, list, state, {
+    // Hooks in the container namespace see the pid as the container sees it.
+    const hookState =
+      inContainer && state.pid > 0 ? { ...state, pid: pidInOwnNamespace(state.pid) } : state;
+    await runHooks(kind, list, hookState, {
       cwd: state.bundle,
       onWarning: (msg) => this.logFn('warning', msg),
       wrap: inContainer
@@ -749,6 +775,17 @@ function mergeResources(base: Resources, patch: Resources): Resources {
         : v;
   }
   return out as Resources;
+}
+
+/** The pid of host process `pid` in its own (innermost) pid namespace: the NSpid line's last field. */
+function pidInOwnNamespace(pid: number): number {
+  try {
+    const line = /^NSpid:\s*(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    const last = line?.trim().split(/\s+/).pop();
+    return last ? Number(last) : pid;
+  } catch {
+    return pid;
+  }
 }
 
 function killQuietly(pid: number, startTime: number): void {
