@@ -439,7 +439,14 @@ export class Runtime {
     let relayed: Promise<void> | undefined;
     let st: OciState;
     try {
+      // A failed create cleans up after itself; it must not touch a container
+      // that already had this id.
       st = await this.create(relay ? { ...opts, consoleSocket: relay.path } : opts);
+    } catch (err) {
+      relay?.close();
+      throw err;
+    }
+    try {
       if (relay) relayed = relay.relay(process.stdin, process.stdout);
       await this.start(opts.id);
     } catch (err) {

@@ -84,6 +84,10 @@ describe('Runtime lifecycle (root)', () => {
       code: ContainerError.EXISTS,
     });
     expect(await rt.state(id)).toMatchObject({ status: 'created', pid: first.pid });
+    await expect(rt.run({ id, bundle, stdio: ['ignore', 'ignore', 'ignore'] })).rejects.toMatchObject({
+      code: ContainerError.EXISTS,
+    });
+    expect(await rt.state(id)).toMatchObject({ status: 'created', pid: first.pid });
   });
 
   it('refuses to start a running container and to delete it without force', async () => {
