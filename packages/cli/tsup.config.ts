@@ -20,5 +20,12 @@ export default defineConfig({
   clean: true,
   // One chunk per lazily imported command, so `tsoci state` does not load `create`.
   splitting: true,
+  // Start-up time is the CLI's budget: commander is bundled and the output
+  // minified (one small file instead of a module tree; see ARCHITECTURE.md).
+  noExternal: ['commander'],
+  // commander is CommonJS: give the ESM chunks a real `require` for its node: imports.
+  banner: { js: "import { createRequire as __tsociRequire } from 'node:module'; const require = __tsociRequire(import.meta.url);" },
+  minify: true,
+  keepNames: true,
   define: { __TSOCI_COMMIT__: JSON.stringify(process.env.TSOCI_COMMIT ?? gitCommit()) },
 });
