@@ -271,7 +271,7 @@ export class Runtime {
   /** Kills the container's processes and waits for them; the cgroup and state stay. */
   private async stopQuietly(state: StoredState): Promise<void> {
     const cgroup = await this.cgroupOf(state).catch(() => undefined);
-    if (cgroup && (await cgroup.exists())) await cgroup.killAll('SIGKILL').catch(() => {});
+    if (cgroup && (await cgroup.exists())) await this.killAllIn(cgroup);
     killQuietly(state.pid, state.startTime);
     await waitDead(state.pid, state.startTime);
   }
@@ -280,8 +280,28 @@ export class Runtime {
   private async destroyCgroup(state: StoredState): Promise<void> {
     const cgroup = await this.cgroupOf(state);
     if (!cgroup || !(await cgroup.exists())) return;
-    await cgroup.killAll('SIGKILL');
+    await this.killAllIn(cgroup);
     await cgroup.destroy();
+  }
+
+  /**
+   * SIGKILL to every process of the cgroup. A create interrupted while it made
+   * the cgroup leaves some hierarchies missing (killAll's freezer sweep fails
+   * there); the pids that do exist are then signalled one by one.
+   */
+  private async killAllIn(cgroup: CgroupManager): Promise<void> {
+    try {
+      await cgroup.killAll('SIGKILL');
+    } catch (err) {
+      this.logFn('debug', `cgroup kill-all: ${(err as Error).message}; signalling its pids one by one`);
+      for (const pid of await cgroup.pids().catch(() => [] as number[])) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // exited meanwhile
+        }
+      }
+    }
   }
 
   private async cgroupOf(state: StoredState): Promise<CgroupManager | undefined> {
@@ -394,7 +414,7 @@ export class Runtime {
         // Through the cgroup first: it reaches every process, and kills a
         // frozen (paused) container properly (freeze, signal, thaw).
         const cgroup = await this.cgroupOf(state);
-        if (cgroup && (await cgroup.exists())) await cgroup.killAll('SIGKILL');
+        if (cgroup && (await cgroup.exists())) await this.killAllIn(cgroup);
         killQuietly(state.pid, state.startTime);
         killQuietly(state.initPid, state.initStartTime);
         await waitDead(state.pid, state.startTime);
