@@ -14,7 +14,6 @@ export class NotImplementedError extends Error {}
 const NOT_YET: ReadonlyArray<readonly [string, string]> = [
   ['checkpoint', 'checkpoint a running container'],
   ['exec', 'execute new process inside the container'],
-  ['features', 'show the enabled features'],
   ['restore', 'restore a container from a previous checkpoint'],
 ];
 
@@ -221,6 +220,16 @@ export function buildProgram(hooks: ProgramHooks): Command {
     .action(async (id: string, f) =>
       hooks.setResult(await (await cgroupCmds()).eventsCommand(g(), id, f)),
     );
+
+  program
+    .command('features')
+    .description('show the enabled features')
+    .action(async () => {
+      const { features } = await import('@ts-oci/runtime');
+      // runc prints the document indented by four spaces.
+      process.stdout.write(`${JSON.stringify(await features(), null, 4)}\n`);
+      hooks.setResult(0);
+    });
 
   program
     .command('validate')

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultConfig, parseConfig } from '@ts-oci/spec';
+import { defaultConfig, parseConfig, parseFeatures } from '@ts-oci/spec';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
@@ -67,6 +67,19 @@ describe('tsoci --version / --help', () => {
     const rec = JSON.parse(lines[0] ?? '') as Record<string, unknown>;
     expect(rec).toMatchObject({ level: 'error', msg: 'checkpoint is not implemented yet' });
     expect(Number.isNaN(Date.parse(String(rec.time)))).toBe(false);
+  });
+});
+
+describe('tsoci features', () => {
+  it('prints a valid features document, indented as runc does', async () => {
+    const r = await tsoci(['features']);
+    expect(r.exitCode).toBe(0);
+    expect(
+      r.stdout.startsWith('{\n    "ociVersionMin": "1.0.0",\n    "ociVersionMax": "1.3.0"'),
+    ).toBe(true);
+    const doc = parseFeatures(r.stdout);
+    expect(doc.linux?.namespaces).toContain('user');
+    expect(doc.linux?.seccomp?.enabled).toBe(true);
   });
 });
 

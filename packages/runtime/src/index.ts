@@ -1,5 +1,6 @@
 export { BundleError, writeDefaultConfig } from './bundle.js';
 export { ContainerError } from './errors.js';
+export { features, OCI_VERSION_MIN } from './features.js';
 export type { InitPlan, NamespacePlan, ProcessPlan } from './plan.js';
 export {
   type CreateOptions,

@@ -293,7 +293,10 @@ export class Runtime {
     try {
       await cgroup.killAll('SIGKILL');
     } catch (err) {
-      this.logFn('debug', `cgroup kill-all: ${(err as Error).message}; signalling its pids one by one`);
+      this.logFn(
+        'debug',
+        `cgroup kill-all: ${(err as Error).message}; signalling its pids one by one`,
+      );
       for (const pid of await cgroup.pids().catch(() => [] as number[])) {
         try {
           process.kill(pid, 'SIGKILL');

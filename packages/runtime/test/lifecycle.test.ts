@@ -84,7 +84,9 @@ describe('Runtime lifecycle (root)', () => {
       code: ContainerError.EXISTS,
     });
     expect(await rt.state(id)).toMatchObject({ status: 'created', pid: first.pid });
-    await expect(rt.run({ id, bundle, stdio: ['ignore', 'ignore', 'ignore'] })).rejects.toMatchObject({
+    await expect(
+      rt.run({ id, bundle, stdio: ['ignore', 'ignore', 'ignore'] }),
+    ).rejects.toMatchObject({
       code: ContainerError.EXISTS,
     });
     expect(await rt.state(id)).toMatchObject({ status: 'created', pid: first.pid });
