@@ -1,5 +1,6 @@
 import { TsociError } from '@ts-oci/spec/errors';
 import { CommanderError } from 'commander';
+import { CommandFailure } from './failure.js';
 import { Logger } from './log.js';
 import { buildProgram, globalOptions, NotImplementedError } from './program.js';
 
@@ -35,6 +36,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     ) {
       process.stderr.write(`${err instanceof Error ? err.stack : ''}\n`);
     }
-    return 1;
+    return err instanceof CommandFailure ? err.exitCode : 1;
   }
 }

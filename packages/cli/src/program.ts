@@ -13,7 +13,6 @@ export class NotImplementedError extends Error {}
 // of "unknown command".
 const NOT_YET: ReadonlyArray<readonly [string, string]> = [
   ['checkpoint', 'checkpoint a running container'],
-  ['exec', 'execute new process inside the container'],
   ['restore', 'restore a container from a previous checkpoint'],
 ];
 
@@ -219,6 +218,39 @@ export function buildProgram(hooks: ProgramHooks): Command {
     .option('--stats', "display the container's stats then exit")
     .action(async (id: string, f) =>
       hooks.setResult(await (await cgroupCmds()).eventsCommand(g(), id, f)),
+    );
+
+  const collect = (v: string, prev: string[] = []) => [...prev, v];
+  program
+    .command('exec')
+    .description('execute new process inside the container')
+    .argument('<container-id>')
+    .argument('[command...]', 'the command and its arguments (unless --process is given)')
+    .option('-p, --process <file>', 'path to the process.json')
+    .option('-d, --detach', "detach from the container's process")
+    .option('--pid-file <file>', 'specify the file to write the process id to')
+    .option(
+      '--console-socket <path>',
+      'path to an AF_UNIX socket which will receive the pty master',
+    )
+    .option('-t, --tty', 'allocate a pseudo-TTY')
+    .option('--preserve-fds <n>', 'pass N additional file descriptors to the process')
+    .option('--cwd <dir>', 'current working directory in the container')
+    .option('-e, --env <KEY=VALUE>', 'set environment variables (repeatable)', collect)
+    .option('-u, --user <uid[:gid]>', 'UID (format: <uid>[:<gid>])')
+    .option('-g, --additional-gids <gid>', 'additional gids (repeatable)', collect)
+    .option(
+      '-c, --cap <cap>',
+      'add a capability to the bounding set for the process (repeatable)',
+      collect,
+    )
+    .option('--no-new-privs', 'set the no new privileges value for the process')
+    .option('--apparmor <profile>', 'set the apparmor profile for the process (not supported)')
+    .option('--process-label <label>', 'set the asm process label for the process (not supported)')
+    .option('--ignore-paused', 'allow exec in a paused container')
+    .passThroughOptions()
+    .action(async (id: string, command: string[], f) =>
+      hooks.setResult(await (await import('./commands/exec.js')).execCommand(g(), id, command, f)),
     );
 
   program

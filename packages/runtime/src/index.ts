@@ -5,6 +5,7 @@ export type { InitPlan, NamespacePlan, ProcessPlan } from './plan.js';
 export {
   type CreateOptions,
   DEFAULT_STATE_ROOT,
+  type ExecOptions,
   type ExitStatus,
   type LogLevel,
   type RunOptions,

@@ -39,6 +39,8 @@ export interface NamespacePlan {
 export interface InitPlan {
   version: 1;
   mode: 'create' | 'exec';
+  /** exec mode: stage 0 waits for the process and exits with its status. */
+  wait?: boolean;
   id: string;
   namespaces: NamespacePlan[];
   timeOffsets: Record<string, { secs: number; nanosecs: number }> | null;
@@ -360,4 +362,75 @@ function statOrUndefined(path: string) {
   } catch {
     return undefined;
   }
+}
+
+/** /proc/<pid>/ns names of the OCI namespace types. */
+const PROC_NS: Readonly<Record<string, string>> = { mount: 'mnt', network: 'net' };
+
+export interface ExecPlanOptions {
+  id: string;
+  /** Host pid of the container process whose namespaces the new process joins. */
+  containerPid: number;
+  consoleSocket?: string;
+  preserveFds?: number;
+  /** Stage 0 waits and exits with the process's status (a non-detached exec). */
+  wait: boolean;
+  capLastCap?: number;
+  onWarning?: (message: string) => void;
+}
+
+/**
+ * The plan for `exec`: `process` run in every namespace of the container
+ * (joined through /proc/<pid>/ns), with the container config's seccomp and
+ * personality. Every problem is reported at once, as for create.
+ */
+export function buildExecPlan(
+  config: Config,
+  process: NonNullable<Config['process']>,
+  opts: ExecPlanOptions,
+): InitPlan {
+  const issues: Issue[] = [];
+  const add = (path: string, message: string) => issues.push({ path, message });
+  if (process.terminal === true && !opts.consoleSocket) {
+    add('process.terminal', 'a terminal needs --console-socket to send the pty master to');
+  }
+  if (process.terminal !== true && opts.consoleSocket) {
+    add('process.terminal', '--console-socket was given but process.terminal is false');
+  }
+  const proc = processPlan(
+    { ...config, process },
+    { id: opts.id, bundleDir: '/', capLastCap: opts.capLastCap, onWarning: opts.onWarning },
+    add,
+  );
+  if (issues.length > 0 || !proc) {
+    const lines = issues.map((i) => `${i.path === '' ? '(root)' : i.path}: ${i.message}`);
+    throw new ContainerError(
+      ContainerError.INVALID_PLAN,
+      lines.length === 1 ? (lines[0] ?? '') : `invalid process:\n  ${lines.join('\n  ')}`,
+      {
+        id: opts.id,
+      },
+    );
+  }
+  return {
+    version: 1,
+    mode: 'exec',
+    wait: opts.wait,
+    id: opts.id,
+    namespaces: (config.linux?.namespaces ?? []).map((ns) => ({
+      type: ns.type,
+      path: `/proc/${opts.containerPid}/ns/${PROC_NS[ns.type] ?? ns.type}`,
+    })),
+    timeOffsets: null,
+    noNewKeyring: true,
+    consoleSocket: opts.consoleSocket ? resolve(opts.consoleSocket) : null,
+    execFifo: null,
+    preserveFds: opts.preserveFds ?? 0,
+    rootfs: null,
+    hostname: null,
+    domainname: null,
+    sysctl: [],
+    oomScoreAdj: process.oomScoreAdj ?? null,
+    process: proc,
+  };
 }

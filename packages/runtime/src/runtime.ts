@@ -78,6 +78,21 @@ const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
   'SIGALRM',
 ];
 
+export interface ExecOptions {
+  /** The process to run (an OCI `process` object: args, env, cwd, user, capabilities, …). */
+  process: NonNullable<Config['process']>;
+  /** Return once the process runs instead of waiting for it. */
+  detach?: boolean;
+  pidFile?: string;
+  consoleSocket?: string;
+  preserveFds?: number;
+  stdio?: StdioFds;
+  /** Allow exec into a paused container. */
+  ignorePaused?: boolean;
+  /** Forward this process's signals to the exec'd process (non-detached). */
+  forwardSignals?: boolean;
+}
+
 export interface ExitStatus {
   /** The exit code, or 128+n when killed by signal n (the shell convention runc uses). */
   exitCode: number;
@@ -364,6 +379,15 @@ export class Runtime {
     }
   }
 
+  /** The container's config as it was created (with updates applied). */
+  async config(id: string): Promise<Config> {
+    native.validateId(id);
+    const text = native.readStateUnlocked(this.root, id);
+    if (text === null)
+      throw new ContainerError(ContainerError.NOT_FOUND, `container ${id} does not exist`, { id });
+    return parseStored(text, id).config;
+  }
+
   /** Sends `signal` (a name, `SIG`-name or number; default SIGTERM) to the container process. */
   async kill(
     id: string,
@@ -516,6 +540,85 @@ export class Runtime {
     if ((status === 'running' || status === 'created') && s.cgroup && isFrozen(s.cgroup))
       return 'paused';
     return status;
+  }
+
+  /**
+   * Runs another process in a running container: every namespace and the
+   * cgroup of the container, the process's own user, capabilities, rlimits,
+   * noNewPrivileges, and the container's seccomp filter, through tsoci-init
+   * like create (sealed binary, closed fds, verified cwd). A launch failure
+   * (missing binary, permission denied) is an ECONTAINER_INIT error with the
+   * errno. Returns the process's exit status, or at once with `detach`.
+   */
+  async exec(id: string, opts: ExecOptions): Promise<ExitStatus & { pid: number }> {
+    native.validateId(id);
+    const lock = await this.lock(id);
+    let channel: InitChannel | undefined;
+    let pid = 0;
+    try {
+      const state = readState(lock, id);
+      const status = await this.statusOf(state);
+      const allowed = opts.ignorePaused ? ['created', 'running', 'paused'] : ['created', 'running'];
+      if (!allowed.includes(status)) {
+        throw new ContainerError(
+          ContainerError.BAD_STATE,
+          `cannot exec in a ${status} container: ${id}`,
+          { id },
+        );
+      }
+      const { buildExecPlan } = await import('./plan.js');
+      const plan = buildExecPlan(state.config, opts.process, {
+        id,
+        containerPid: state.pid,
+        consoleSocket: opts.consoleSocket,
+        preserveFds: opts.preserveFds ?? 0,
+        wait: opts.detach !== true,
+        onWarning: (msg) => this.logFn('debug', msg),
+      });
+      channel = new InitChannel({
+        initPath: this.initPath ?? initBinaryPath(),
+        stdio: opts.stdio ?? [0, 1, 2],
+        preserveFds: opts.preserveFds ?? 0,
+        logLevel: this.debug ? 'debug' : 'info',
+        id,
+      });
+      const cgroup = await this.cgroupOf(state);
+      if (cgroup) await cgroup.apply(channel.pid);
+      channel.send({ type: 'plan', plan });
+      for (;;) {
+        const m = await channel.next();
+        if (m === null) break; // the process exec'd: the sync socket closed on execve
+        if (m.type === 'log') this.logFn(m.level, m.msg);
+        else if (m.type === 'error') throw initError(id, m);
+        else if (m.type === 'child') pid = m.pid;
+      }
+      if (opts.pidFile) await writePidFile(opts.pidFile, pid);
+    } catch (err) {
+      if (channel) {
+        channel.child.kill('SIGKILL');
+        await channel.exited;
+      }
+      throw err;
+    } finally {
+      channel?.close();
+      lock.unlock();
+    }
+    const init = channel;
+    if (opts.detach) {
+      await init.exited;
+      return { pid, exitCode: 0, signal: null };
+    }
+    const forward = (sig: NodeJS.Signals) => init.child.kill(sig);
+    if (opts.forwardSignals) for (const sig of FORWARDED_SIGNALS) process.on(sig, forward);
+    try {
+      // Stage 0 waited for the process and exits with its status (128+n if killed).
+      // (A status above 128 may mean a signal or a plain exit: the shell's ambiguity, as in runc.)
+      const { code, signal } = await init.exited;
+      if (code !== null) return { pid, exitCode: code, signal: null };
+      return { pid, exitCode: 128 + (signal ? parseSignal(signal) : 9), signal };
+    } finally {
+      if (opts.forwardSignals) for (const sig of FORWARDED_SIGNALS) process.off(sig, forward);
+    }
   }
 
   /** Freezes every process of a running container (the cgroup freezer). */
