@@ -1,0 +1,126 @@
+/** Small file-system helpers for the store: atomic writes, a lock file, random names. */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { ImageError } from '../errors.js';
+
+export function randomName(prefix: string): string {
+  return `${prefix}${randomBytes(8).toString('hex')}`;
+}
+
+/** Writes `data` to `path` atomically: a temporary file in the same directory, fsync, rename. */
+export async function writeFileAtomic(
+  path: string,
+  data: Uint8Array | string,
+  mode = 0o644,
+): Promise<void> {
+  const temp = join(dirname(path), randomName(`.tmp-`));
+  const fh = await fs.open(temp, 'wx', mode);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } catch (error) {
+    await fh.close();
+    await fs.rm(temp, { force: true });
+    throw error;
+  }
+  await fh.close();
+  try {
+    await fs.rename(temp, path);
+  } catch (error) {
+    await fs.rm(temp, { force: true });
+    throw error;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Runs `fn` holding an exclusive lock file (created with O_EXCL, holding our
+ * pid). A lock whose holder is dead is taken over. Waits up to `timeoutMs`.
+ */
+export async function withLock<T>(
+  path: string,
+  fn: () => Promise<T>,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 2;
+  for (;;) {
+    try {
+      const fh = await fs.open(path, 'wx', 0o644);
+      await fh.writeFile(String(process.pid));
+      await fh.close();
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    let holder = Number.NaN;
+    try {
+      holder = Number((await fs.readFile(path, 'utf8')).trim());
+    } catch {
+      // released meanwhile, or being written: retry
+    }
+    if (Number.isInteger(holder) && holder > 0 && !alive(holder)) {
+      await fs.rm(path, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new ImageError(
+        'EIMAGE_IO',
+        `timed out waiting for the lock ${path} (held by pid ${holder})`,
+      );
+    }
+    await sleep(delay);
+    delay = Math.min(delay * 2, 50);
+  }
+  try {
+    return await fn();
+  } finally {
+    await fs.rm(path, { force: true });
+  }
+}
+
+/** Whether `path` exists (lstat). */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await fs.lstat(path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+/** Runs `fn` over `items` with at most `limit` at a time; rejects with the first error after all settle. */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, i: number) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  let failed: { error: unknown } | undefined;
+  const worker = async () => {
+    while (failed === undefined && next < items.length) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i] as T, i);
+      } catch (error) {
+        failed ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failed !== undefined) throw failed.error;
+  return results;
+}

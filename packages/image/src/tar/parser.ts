@@ -1,0 +1,181 @@
+/**
+ * A streaming tar reader: a Writable that decodes entries as bytes arrive and
+ * hands them to a handler, never holding more than one header (or one pax
+ * record set) in memory. Handlers may be synchronous (the fast path: no
+ * promise per entry) or return a promise to pause the stream.
+ *
+ * The archive must end with the end-of-archive marker: a stream that stops
+ * anywhere else is reported as truncated (EIMAGE_INVALID).
+ */
+import { Writable } from 'node:stream';
+import { ImageError } from '../errors.js';
+import { BLOCK, HeaderDecoder, padded, type TarEntry } from './header.js';
+
+export interface TarHandler {
+  /** A new entry; for files, `data()` calls follow with exactly `entry.size` bytes. */
+  entry(entry: TarEntry): void | Promise<void>;
+  /** Content of the current entry (a view into the input: use it before returning). */
+  data(chunk: Buffer): void;
+  /** The current entry is complete. */
+  entryEnd(): void | Promise<void>;
+}
+
+type State = 'header' | 'data' | 'meta' | 'skip' | 'end';
+
+function isPromise(value: unknown): value is Promise<void> {
+  return typeof value === 'object' && value !== null && 'then' in value;
+}
+
+export class TarParser extends Writable {
+  readonly #handler: TarHandler;
+  readonly #decoder = new HeaderDecoder();
+  #state: State = 'header';
+  readonly #header = Buffer.alloc(BLOCK);
+  #headerLength = 0;
+  /** Bytes left in the current data/meta/skip section. */
+  #remaining = 0;
+  /** Padding to skip after the current data/meta section. */
+  #padding = 0;
+  #meta: Buffer | undefined;
+  #metaLength = 0;
+  #entries = 0;
+
+  constructor(handler: TarHandler) {
+    super({ highWaterMark: 256 * 1024 });
+    this.#handler = handler;
+  }
+
+  /** Entries seen so far. */
+  get entries(): number {
+    return this.#entries;
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (e?: Error | null) => void) {
+    let result: void | Promise<void>;
+    try {
+      result = this.#process(chunk, 0);
+    } catch (error) {
+      callback(error as Error);
+      return;
+    }
+    if (isPromise(result)) result.then(() => callback(), callback);
+    else callback();
+  }
+
+  override _final(callback: (e?: Error | null) => void): void {
+    if (this.#state === 'end') {
+      callback();
+      return;
+    }
+    callback(
+      new ImageError(
+        'EIMAGE_INVALID',
+        this.#entries === 0 && this.#state === 'header' && this.#headerLength === 0
+          ? 'not a tar archive: no entries and no end-of-archive marker'
+          : `truncated tar archive (stream ended ${this.#state === 'data' ? 'inside the content' : 'before the end'} of entry ${this.#entries})`,
+      ),
+    );
+  }
+
+  /** Processes `chunk` from `offset`; returns a promise only when a handler did. */
+  #process(chunk: Buffer, offset: number): void | Promise<void> {
+    let off = offset;
+    while (off < chunk.length) {
+      switch (this.#state) {
+        case 'end':
+          // Whatever follows the marker (record padding) is ignored.
+          return;
+        case 'header': {
+          const n = Math.min(BLOCK - this.#headerLength, chunk.length - off);
+          chunk.copy(this.#header, this.#headerLength, off, off + n);
+          this.#headerLength += n;
+          off += n;
+          if (this.#headerLength < BLOCK) return;
+          this.#headerLength = 0;
+          const result = this.#decoder.header(this.#header);
+          if (result.kind === 'end') {
+            this.#state = 'end';
+            return;
+          }
+          if (result.kind === 'meta') {
+            this.#state = 'meta';
+            this.#remaining = result.size;
+            this.#padding = padded(result.size) - result.size;
+            this.#meta = Buffer.allocUnsafe(result.size);
+            this.#metaLength = 0;
+            if (result.size === 0) this.#endMeta();
+            break;
+          }
+          if (result.kind === 'skip') {
+            this.#state = 'skip';
+            this.#remaining = padded(result.size);
+            break;
+          }
+          const entry = result.entry;
+          this.#entries++;
+          const r = this.#handler.entry(entry);
+          if (entry.size > 0) {
+            this.#state = 'data';
+            this.#remaining = entry.size;
+            this.#padding = padded(entry.size) - entry.size;
+          }
+          if (isPromise(r)) return r.then(() => this.#afterEntry(chunk, off, entry));
+          if (entry.size === 0) {
+            this.#state = 'header';
+            const r2 = this.#handler.entryEnd();
+            if (isPromise(r2)) return r2.then(() => this.#process(chunk, off));
+          }
+          break;
+        }
+        case 'data': {
+          const n = Math.min(this.#remaining, chunk.length - off);
+          this.#handler.data(chunk.subarray(off, off + n));
+          this.#remaining -= n;
+          off += n;
+          if (this.#remaining === 0) {
+            this.#state = 'skip';
+            this.#remaining = this.#padding;
+            const r = this.#handler.entryEnd();
+            if (isPromise(r)) return r.then(() => this.#process(chunk, off));
+          }
+          break;
+        }
+        case 'meta': {
+          const meta = this.#meta as Buffer;
+          const n = Math.min(this.#remaining, chunk.length - off);
+          chunk.copy(meta, this.#metaLength, off, off + n);
+          this.#metaLength += n;
+          this.#remaining -= n;
+          off += n;
+          if (this.#remaining === 0) this.#endMeta();
+          break;
+        }
+        case 'skip': {
+          const n = Math.min(this.#remaining, chunk.length - off);
+          this.#remaining -= n;
+          off += n;
+          if (this.#remaining === 0) this.#state = 'header';
+          break;
+        }
+      }
+    }
+    if (this.#state === 'skip' && this.#remaining === 0) this.#state = 'header';
+  }
+
+  #endMeta(): void {
+    this.#decoder.meta(this.#meta as Buffer);
+    this.#meta = undefined;
+    this.#state = 'skip';
+    this.#remaining = this.#padding;
+  }
+
+  /** Continues after an asynchronous `entry()`: header-only entries end at once. */
+  #afterEntry(chunk: Buffer, off: number, entry: TarEntry): void | Promise<void> {
+    if (entry.size === 0) {
+      this.#state = 'header';
+      const r = this.#handler.entryEnd();
+      if (isPromise(r)) return r.then(() => this.#process(chunk, off));
+    }
+    return this.#process(chunk, off);
+  }
+}

@@ -1,0 +1,171 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { describe, expect, it } from 'vitest';
+import {
+  END_OF_ARCHIVE,
+  encodeHeader,
+  HeaderDecoder,
+  parsePax,
+  type TarEntry,
+} from '../src/tar/header.js';
+import { TarParser } from '../src/tar/parser.js';
+import { tarLayer, tempDir, tools } from './helpers.js';
+
+async function entries(tar: Buffer, chunk = 1 << 20): Promise<(TarEntry & { data: string })[]> {
+  const out: (TarEntry & { data: string })[] = [];
+  let current: (TarEntry & { data: string }) | undefined;
+  const parser = new TarParser({
+    entry: (e) => {
+      current = { ...e, data: '' };
+      out.push(current);
+    },
+    data: (c) => {
+      if (current) current.data += c.toString('latin1');
+    },
+    entryEnd: () => {},
+  });
+  const pieces: Buffer[] = [];
+  for (let i = 0; i < tar.length; i += chunk) pieces.push(tar.subarray(i, i + chunk));
+  await pipeline(Readable.from(pieces), parser);
+  return out;
+}
+
+describe('tar parser', () => {
+  it('reads what tar-stream writes, whatever the chunking', async () => {
+    const long = `${'d'.repeat(120)}/${'f'.repeat(150)}`;
+    const tar = await tarLayer([
+      { name: 'dir/', type: 'directory', mode: 0o750, uid: 7, gid: 8 },
+      { name: 'dir/file', content: 'hello world', mode: 0o4755 },
+      { name: long, content: 'x'.repeat(1000) },
+      { name: 'sym', type: 'symlink', linkname: 'dir/file' },
+      { name: 'hard', type: 'link', linkname: 'dir/file' },
+      { name: 'fifo', type: 'fifo' },
+      { name: 'null', type: 'character-device', devmajor: 1, devminor: 3 },
+    ]);
+    for (const chunk of [1, 7, 511, 512, 513, 100000]) {
+      const got = await entries(tar, chunk);
+      expect(got.map((e) => [e.name, e.type])).toEqual([
+        ['dir/', 'directory'],
+        ['dir/file', 'file'],
+        [long, 'file'],
+        ['sym', 'symlink'],
+        ['hard', 'hardlink'],
+        ['fifo', 'fifo'],
+        ['null', 'char'],
+      ]);
+      expect(got[0]).toMatchObject({ mode: 0o750, uid: 7, gid: 8 });
+      expect(got[1]).toMatchObject({ data: 'hello world', mode: 0o4755, size: 11 });
+      expect(got[2]?.data).toBe('x'.repeat(1000));
+      expect(got[3]?.linkname).toBe('dir/file');
+      expect(got[6]).toMatchObject({ devmajor: 1, devminor: 3 });
+    }
+  });
+
+  it('reads GNU long names and binary xattrs written by GNU tar', async () => {
+    if (!tools.setfattr) return;
+    const dir = tempDir();
+    const deep = join(dir, 'a'.repeat(90), 'b'.repeat(90));
+    mkdirSync(deep, { recursive: true });
+    writeFileSync(join(deep, 'c'.repeat(80)), 'deep');
+    writeFileSync(join(dir, 'x'), 'x');
+    execFileSync('setfattr', ['-n', 'user.bin', '-v', '0x00ff10', join(dir, 'x')]);
+    const gnu = execFileSync('tar', ['-C', dir, '--format=gnu', '-cf', '-', '.']);
+    const names = (await entries(gnu)).map((e) => e.name);
+    expect(names).toContain(`./${'a'.repeat(90)}/${'b'.repeat(90)}/${'c'.repeat(80)}`);
+    const pax = execFileSync('tar', [
+      '-C',
+      dir,
+      '--format=posix',
+      '--xattrs',
+      '--xattrs-include=*',
+      '-cf',
+      '-',
+      './x',
+    ]);
+    const [x] = (await entries(pax)).filter((e) => e.name === './x');
+    expect(x?.xattrs?.get('user.bin')).toEqual(Buffer.from([0x00, 0xff, 0x10]));
+  });
+
+  it('reads base-256 numbers and fractional pax mtimes', () => {
+    const block = encodeHeader({
+      name: 'big',
+      type: 'file',
+      mode: 0o644,
+      uid: 0o77777777 + 1,
+      mtime: 1.5,
+    });
+    const d = new HeaderDecoder();
+    const first = d.header(block.subarray(0, 512));
+    expect(first.kind).toBe('meta');
+    if (first.kind !== 'meta') return;
+    d.meta(block.subarray(512, 512 + first.size));
+    const r = d.header(block.subarray(block.length - 512));
+    expect(r.kind).toBe('entry');
+    if (r.kind === 'entry') expect(r.entry).toMatchObject({ uid: 0o77777777 + 1, mtime: 1.5 });
+  });
+
+  it('writes headers GNU tar reads (long and non-ASCII names, devices)', () => {
+    const name = `ü/${'n'.repeat(150)}`;
+    const tar = Buffer.concat([
+      encodeHeader({ name, type: 'fifo', mode: 0o600 }),
+      encodeHeader({ name: 'dev/null', type: 'char', mode: 0o666, devmajor: 1, devminor: 3 }),
+      END_OF_ARCHIVE,
+    ]);
+    const listing = execFileSync('tar', ['-tvf', '-'], { input: tar }).toString();
+    expect(listing).toContain(name);
+    expect(listing).toMatch(/^crw-rw-rw- 0\/0 +1,3 .* dev\/null$/m);
+  });
+
+  it('rejects corrupt headers, truncation and missing end markers', async () => {
+    const tar = await tarLayer([{ name: 'a', content: 'abc' }]);
+    const corrupt = Buffer.from(tar);
+    corrupt[10] = 0x41; // name byte: checksum no longer matches
+    await expect(entries(corrupt)).rejects.toMatchObject({
+      code: 'EIMAGE_INVALID',
+      message: /checksum/,
+    });
+    await expect(entries(tar.subarray(0, 600))).rejects.toThrow(/truncated/);
+    await expect(entries(tar.subarray(0, 1024))).rejects.toThrow(/truncated/);
+    await expect(entries(Buffer.alloc(0))).rejects.toThrow(/not a tar archive/);
+    await expect(
+      entries(Buffer.from('this is not a tar archive at all'.repeat(20))),
+    ).rejects.toMatchObject({
+      code: 'EIMAGE_INVALID',
+    });
+  });
+
+  it('refuses non-UTF-8 names and sparse files', async () => {
+    const tar = Buffer.concat([
+      encodeHeader({ name: 'x', type: 'file', mode: 0o644 }),
+      END_OF_ARCHIVE,
+    ]);
+    tar[0] = 0xff;
+    // fix the checksum after changing the name byte
+    tar.fill(0x20, 148, 156);
+    let sum = 0;
+    for (let i = 0; i < 512; i++) sum += tar[i] as number;
+    tar.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+    await expect(entries(tar)).rejects.toThrow(/UTF-8/);
+    const sparse = Buffer.concat([
+      encodeHeader({
+        name: 's',
+        type: 'file',
+        mode: 0o644,
+        pax: new Map([['GNU.sparse.major', Buffer.from('1')]]),
+      }),
+      END_OF_ARCHIVE,
+    ]);
+    await expect(entries(sparse)).rejects.toThrow(/sparse/);
+  });
+
+  it('parses pax records binary-safe', () => {
+    const value = Buffer.from([0, 10, 255, 61, 32]);
+    const body = Buffer.concat([Buffer.from(' SCHILY.xattr.user.a='), value, Buffer.from('\n')]);
+    const record = Buffer.concat([Buffer.from(String(body.length + 2)), body]);
+    expect(parsePax(record).get('SCHILY.xattr.user.a')).toEqual(value);
+    expect(() => parsePax(Buffer.from('99 path=x\n'))).toThrow(/length/);
+  });
+});
