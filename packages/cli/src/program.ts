@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { DEFAULT_ROOT, type GlobalOptions } from './globals.js';
 import { formatRuncStyleHelp } from './help.js';
+import { registerImageCommands } from './image-program.js';
 import { versionText } from './version.js';
 
 /** What a command's action hands back to main(): the process exit status. */
@@ -111,9 +112,15 @@ export function buildProgram(hooks: ProgramHooks): Command {
   )
     .option('-d, --detach', "detach from the container's process")
     .option('--keep', 'do not delete the container after it exits')
-    .action(async (id: string, f) =>
-      hooks.setResult(await (await lifecycle()).runCommand(g(), id, f)),
-    );
+    .option(
+      '--image <ref>',
+      'run an image: build its bundle under the state dir (removed with the container)',
+    )
+    .action(async (id: string, f) => {
+      if (f.image !== undefined) {
+        hooks.setResult(await (await import('./commands/image.js')).runImageCommand(g(), id, f));
+      } else hooks.setResult(await (await lifecycle()).runCommand(g(), id, f));
+    });
 
   program
     .command('state')
@@ -271,6 +278,8 @@ export function buildProgram(hooks: ProgramHooks): Command {
       'path to the root of the bundle directory, defaults to the current directory',
     )
     .action(async (f) => hooks.setResult(await (await lifecycle()).validateCommand(g(), f)));
+
+  registerImageCommands(program, g, hooks.setResult);
 
   for (const [name, description] of NOT_YET) {
     program
