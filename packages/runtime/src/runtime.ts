@@ -405,9 +405,11 @@ export class Runtime {
           id,
         });
       }
-      const cgroup = opts.all ? await this.cgroupOf(state) : undefined;
-      if (cgroup) await cgroup.killAll(sig);
+      const cgroup = opts.all || status === 'paused' ? await this.cgroupOf(state) : undefined;
+      if (cgroup && opts.all) await cgroup.killAll(sig);
       else native.signalProcess(state.pid, state.startTime, sig);
+      // A frozen process cannot act on SIGKILL: thaw it, as runc does.
+      if (cgroup && status === 'paused' && sig === 9) await cgroup.freeze(false);
     } finally {
       lock.unlock();
     }
@@ -640,7 +642,8 @@ export class Runtime {
 
   /** Resource usage of the container's cgroup (runc's `events --stats` shape). */
   async stats(id: string): Promise<CgroupStats> {
-    return this.withCgroup(id, ['created', 'running', 'paused'], 'read stats of', (cg) =>
+    // A stopped container keeps its cgroup (and its counters) until deleted.
+    return this.withCgroup(id, ['created', 'running', 'paused', 'stopped'], 'read stats of', (cg) =>
       cg.stats(),
     );
   }
@@ -687,7 +690,7 @@ export class Runtime {
   }> {
     const cgroup = await this.withCgroup(
       id,
-      ['created', 'running', 'paused'],
+      ['created', 'running', 'paused', 'stopped'],
       'watch',
       async (cg) => cg,
     );

@@ -160,13 +160,16 @@ export async function eventsCommand(
     for await (const ev of rt.oomEvents(id, { signal: stop.signal }))
       emit({ type: 'oom', id: ev.id });
   })();
+  // Like runc's, events goes on after the container stops (its cgroup and its
+  // OOM counter stay until delete), so the OOM that ended it is still seen.
   while (!stop.signal.aborted) {
     try {
       emit({ type: 'stats', id, data: await rt.stats(id) });
     } catch (err) {
-      // The container went away: events ends, as runc's does.
+      const code = (err as { code?: string }).code;
+      if (code !== 'ECONTAINER_NOT_FOUND' && code !== 'ECONTAINER_STATE') throw err;
+      // Deleted (or its cgroup is gone): nothing more will happen.
       stop.abort();
-      if ((err as { code?: string }).code !== 'ECONTAINER_STATE') throw err;
       break;
     }
     await new Promise((r) => setTimeout(r, intervalMs));
