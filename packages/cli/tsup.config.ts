@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.base.js';
 
 // The commit goes into `tsoci --version` (engines parse the `commit:` line).
 function gitCommit(): string {
@@ -11,20 +12,16 @@ function gitCommit(): string {
 }
 
 export default defineConfig({
+  ...packageBuild,
   entry: ['src/index.ts', 'src/bin.ts'],
-  format: ['esm'],
-  target: 'node20',
-  platform: 'node',
   dts: { entry: 'src/index.ts' },
-  sourcemap: true,
-  clean: true,
-  // One chunk per lazily imported command, so `tsoci state` does not load `create`.
-  splitting: true,
   // Start-up time is the CLI's budget: commander is bundled and the output
   // minified (one small file instead of a module tree; see ARCHITECTURE.md).
   noExternal: ['commander'],
   // commander is CommonJS: give the ESM chunks a real `require` for its node: imports.
-  banner: { js: "import { createRequire as __tsociRequire } from 'node:module'; const require = __tsociRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __tsociRequire } from 'node:module'; const require = __tsociRequire(import.meta.url);",
+  },
   minify: true,
   keepNames: true,
   define: { __TSOCI_COMMIT__: JSON.stringify(process.env.TSOCI_COMMIT ?? gitCommit()) },

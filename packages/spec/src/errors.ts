@@ -46,3 +46,9 @@ export class SpecValidationError extends TsociError {
     this.issues = issues;
   }
 }
+
+/**
+ * Renders a value for an error message ("got …") without walking into it or
+ * throwing: every package's messages describe bad input the same way.
+ */
+export { show as describeValue } from './internal/show.js';
