@@ -20,8 +20,8 @@ import {
 } from './state.js';
 import { bundleWantsTerminal, TerminalRelay } from './terminal.js';
 
-export const DEFAULT_STATE_ROOT = '/run/tsoci';
-const EXEC_FIFO = 'exec.fifo';
+export const DEFAULT_STATE_ROOT = native.DEFAULT_STATE_ROOT;
+const EXEC_FIFO = native.EXEC_FIFO;
 const LOCK_TIMEOUT_MS = 30_000;
 
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error';
@@ -179,7 +179,7 @@ export class Runtime {
     let channel: InitChannel | undefined;
     try {
       lock.writeState(JSON.stringify(state));
-      native.mkfifo(fifo, 0o622);
+      native.mkfifo(fifo, native.EXEC_FIFO_MODE);
       chownToContainerRoot(fifo, config);
       channel = new InitChannel({
         initPath: this.initPath ?? initBinaryPath(),
