@@ -16,10 +16,6 @@ export async function main(argv: readonly string[]): Promise<number> {
       result = code;
     },
   });
-  program.configureOutput({
-    // Commander's own messages start with "error: "; runc's say "<name>: ".
-    outputError: (str, write) => write(str.replace(/^error: /, 'tsoci: ')),
-  });
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return result ?? 0;

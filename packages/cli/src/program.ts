@@ -52,6 +52,11 @@ export function buildProgram(hooks: ProgramHooks): Command {
       'root directory for storage of container state (this should be located in tmpfs)',
       DEFAULT_ROOT,
     )
+    // Set before the subcommands exist: commander copies it into each of them.
+    // Its messages start with "error: "; runc's say "<name>: ".
+    .configureOutput({
+      outputError: (str, write) => write(str.replace(/^error: /, 'tsoci: ')),
+    })
     .configureHelp({
       formatHelp: (cmd, helper) => formatRuncStyleHelp(cmd, helper, version),
     })

@@ -52,6 +52,9 @@ describe('tsoci --version / --help', () => {
     const f = await tsoci(['--bogus', 'spec']);
     expect(f.exitCode).not.toBe(0);
     expect(f.stderr).toMatch(/^tsoci: unknown option '--bogus'/);
+    const extra = await tsoci(['state', 'a', 'b']);
+    expect(extra.exitCode).not.toBe(0);
+    expect(extra.stderr).toMatch(/^tsoci: too many arguments/);
     const fmt = await tsoci(['--log-format', 'xml', 'spec']);
     expect(fmt.exitCode).not.toBe(0);
     expect(fmt.stderr).toMatch(/xml/);
