@@ -47,7 +47,7 @@ function parseArgs(argv) {
     runIterations: 15,
     only: null,
     json: null,
-    tsoci: path.join(repoRoot, 'packages/cli/dist/bin.js'),
+    tsoci: path.join(repoRoot, 'packages/cli/native/tsoci'),
     runc: which('runc'),
     cgroups: path.join(repoRoot, 'packages/cgroups/dist/index.js'),
   };
@@ -68,7 +68,7 @@ function parseArgs(argv) {
     else if (a === '--help' || a === '-h') {
       console.log(
         'usage: node bench/cgroups.mjs [--iterations N] [--run-iterations N] [--only api,run]\n' +
-          '       [--json out.json] [--tsoci bin.js] [--runc path] [--cgroups dist/index.js]',
+          '       [--json out.json] [--tsoci path] [--runc path] [--cgroups dist/index.js]',
       );
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);

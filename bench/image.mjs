@@ -50,7 +50,7 @@ function parseArgs(argv) {
     json: null,
     keep: false,
     workdir: null,
-    tsoci: path.join(repoRoot, 'packages/cli/dist/bin.js'),
+    tsoci: path.join(repoRoot, 'packages/cli/native/tsoci'),
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -71,7 +71,7 @@ function parseArgs(argv) {
     else if (a === '--help' || a === '-h') {
       console.log(
         'usage: node bench/image.mjs [--size-mb 240] [--layers 4] [--iterations 5] [--rss-runs 3]\n' +
-          '       [--only unpack,pull,rss,overlay] [--json out.json] [--workdir DIR] [--keep] [--tsoci bin.js]',
+          '       [--only unpack,pull,rss,overlay] [--json out.json] [--workdir DIR] [--keep] [--tsoci path]',
       );
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);

@@ -44,7 +44,7 @@ function parseArgs(argv) {
     sequenceRounds: 3,
     only: null,
     json: null,
-    tsoci: path.join(repoRoot, 'packages/cli/dist/bin.js'),
+    tsoci: path.join(repoRoot, 'packages/cli/native/tsoci'),
     runc: which('runc'),
     crun: which('crun'),
   };
@@ -66,7 +66,7 @@ function parseArgs(argv) {
     else if (a === '--help' || a === '-h') {
       console.log(
         'usage: node bench/lifecycle.mjs [--iterations N] [--sequence N] [--sequence-rounds N]\n' +
-          '       [--only tsoci,runc,crun] [--json out.json] [--tsoci bin.js] [--runc path] [--crun path]',
+          '       [--only tsoci,runc,crun] [--json out.json] [--tsoci path] [--runc path] [--crun path]',
       );
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { useE2E } from './helpers/context.js';
-import { basePath, isCrun, isRunc, rt } from './helpers/runtime.js';
+import { isCrun, isRunc, rt, runtimeEnv } from './helpers/runtime.js';
 
 const ctx = useE2E('intr');
 
@@ -56,7 +56,7 @@ describe('a create killed with SIGKILL at any moment', () => {
           rt.file,
           [...rt.prefix, '--root', ctx.root, 'create', '--bundle', bundle.dir, id],
           {
-            env: { PATH: basePath },
+            env: runtimeEnv,
             stdio: ['ignore', out, out],
           },
         );

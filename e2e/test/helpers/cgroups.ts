@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { basePath, rt } from './runtime.js';
+import { rt, runtimeEnv } from './runtime.js';
 
 /**
  * Runtime-agnostic views of the kernel's cgroup files, read from the host:
@@ -381,7 +381,7 @@ export class BackgroundRuntime {
 
   constructor(args: readonly string[]) {
     this.child = spawn(rt.file, [...rt.prefix, ...args], {
-      env: { PATH: basePath },
+      env: runtimeEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child.stdout?.setEncoding('utf8');

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
-import { basePath, rt } from './runtime.js';
+import { rt, runtimeEnv } from './runtime.js';
 
 const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'console-receiver.py');
 // The system interpreter has socket.recv_fds (3.9+); a pyenv shim would need more env than PATH.
@@ -79,7 +79,7 @@ export class ConsoleReceiver {
     const args = [SCRIPT, socketPath, '--timeout', String(opts.timeoutS ?? 20)];
     if (opts.send !== undefined) args.push('--send', opts.send);
     const proc = execa(PYTHON, args, {
-      env: { PATH: basePath },
+      env: runtimeEnv,
       extendEnv: false,
       reject: false,
       stdin: opts.interactive ? 'pipe' : 'ignore',
@@ -144,7 +144,7 @@ export async function runtimeOnPty(
       ...args,
     ],
     {
-      env: { PATH: basePath },
+      env: runtimeEnv,
       extendEnv: false,
       reject: false,
       stdin: 'ignore',

@@ -22,11 +22,24 @@ export interface RuntimeCommand {
 }
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const defaultRuntimePath = path.join(repoRoot, 'packages/cli/dist/bin.js');
+/** The `tsoci` executable: the native front end, handing most commands to Node. */
+export const defaultRuntimePath = path.join(repoRoot, 'packages/cli/native/tsoci');
 
 /** Only PATH crosses into the runtime: tests must not depend on the caller's environment. */
 export const basePath =
   process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/**
+ * The runtime's whole environment: PATH, plus TSOCI_FAST_PATH when the suite
+ * runs with it (`TSOCI_FAST_PATH=0` sends every tsoci command to Node; the
+ * suite runs both ways and must give the same results).
+ */
+export const runtimeEnv: Readonly<Record<string, string>> = {
+  PATH: basePath,
+  ...(process.env.TSOCI_FAST_PATH === undefined
+    ? {}
+    : { TSOCI_FAST_PATH: process.env.TSOCI_FAST_PATH }),
+};
 
 const UNSHARE = '/usr/bin/unshare';
 
@@ -53,7 +66,7 @@ function identify(file: string, prefix: readonly string[]): { name: RuntimeName;
   try {
     const out = execFileSync(file, [...prefix, '--version'], {
       encoding: 'utf8',
-      env: { PATH: basePath },
+      env: runtimeEnv,
       stdio: ['ignore', 'pipe', 'ignore'],
       timeout: 20_000,
     });
@@ -95,7 +108,9 @@ export function resolveRuntime(): RuntimeCommand {
   }
   const { name, version } = identify(target, []);
   const real = existsSync(target) ? realpathSync(target) : target;
-  const hostBinaries = name === 'tsoci' ? [real, ...tsociInitBinaries()] : [real];
+  // The native tsoci execs node for most commands: node is a host binary too.
+  const hostBinaries =
+    name === 'tsoci' ? [real, realpathSync(process.execPath), ...tsociInitBinaries()] : [real];
   const wrap =
     wrapMode === 'unshare' || (wrapMode === 'auto' && name === 'crun' && isHybridCgroupHost());
   if (wrap) {
@@ -189,7 +204,7 @@ function runStdio(
   opts: RuntimeOptions,
 ): Promise<RuntimeResult> {
   return execa(rt.file, [...rt.prefix, ...args], {
-    env: { PATH: basePath, ...opts.env },
+    env: { ...runtimeEnv, ...opts.env },
     extendEnv: false,
     reject: false,
     // biome-ignore lint/suspicious/noExplicitAny: execa's stdio tuple type does not accept a built array

@@ -7,12 +7,14 @@ const COMMIT = typeof __TSOCI_COMMIT__ === 'string' ? __TSOCI_COMMIT__ : 'unknow
 
 export const TSOCI_VERSION = '0.1.0';
 
-/** runc's shape: `<name> version X`, then `key: value` lines that go-runc parses. */
+/**
+ * runc's shape: `<name> version X`, then `key: value` lines that go-runc
+ * parses. The native front end (crates/tsoci-cli) prints the same text.
+ */
 export function versionText(): string {
   return [
     `tsoci version ${TSOCI_VERSION}`,
     `commit: ${COMMIT}`,
     `spec: ${OCI_RUNTIME_SPEC_VERSION}`,
-    `node: ${process.version}`,
   ].join('\n');
 }

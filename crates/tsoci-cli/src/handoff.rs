@@ -1,0 +1,121 @@
+//! Handing a command line to the Node CLI: `execv(node, [node, bin.js,
+//! args…])` with the environment, fds, signal mask and dispositions of this
+//! process untouched (this is why the program has no Rust runtime `main`,
+//! which would ignore SIGPIPE, and why `std::process::Command` is not used:
+//! it resets the signal mask and SIGPIPE in the new program).
+
+use std::ffi::{CString, OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+
+/// The node that ran the build, as a last resort when PATH has none.
+const BUILD_NODE: Option<&str> = option_env!("TSOCI_BUILD_NODE");
+
+/// The Node CLI entry shipped beside this binary: `native/tsoci` → `dist/bin.js`.
+pub fn node_cli(exe: &Path) -> PathBuf {
+    match std::env::var_os("TSOCI_NODE_CLI") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => exe
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new("/"))
+            .join("dist")
+            .join("bin.js"),
+    }
+}
+
+fn is_executable(p: &Path) -> bool {
+    rustix::fs::access(p, rustix::fs::Access::EXEC_OK).is_ok() && p.is_file()
+}
+
+/// `TSOCI_NODE`, else `node` on PATH, else the build's node.
+pub fn find_node(path_var: Option<&OsStr>) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("TSOCI_NODE").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    if let Some(path) = path_var {
+        for dir in std::env::split_paths(path) {
+            let candidate = dir.join("node");
+            if dir.is_absolute() && is_executable(&candidate) {
+                return Some(candidate);
+            }
+        }
+    }
+    BUILD_NODE.map(PathBuf::from).filter(|p| is_executable(p))
+}
+
+fn cstring(s: &OsStr) -> Result<CString, String> {
+    CString::new(s.as_bytes()).map_err(|_| format!("argument {s:?} contains a NUL byte"))
+}
+
+/// Replaces this process with the Node CLI; returns only on failure, with
+/// the message to print.
+pub fn exec_node(args: &[OsString]) -> String {
+    let exe = std::fs::read_link("/proc/self/exe").unwrap_or_default();
+    let script = node_cli(&exe);
+    if !script.is_file() {
+        return format!(
+            "the Node CLI {} is missing (build @ts-oci/cli, or set TSOCI_NODE_CLI to its bin.js)",
+            script.display()
+        );
+    }
+    let Some(node) = find_node(std::env::var_os("PATH").as_deref()) else {
+        return "this command needs Node.js, and no `node` is on PATH (set TSOCI_NODE to its path)"
+            .to_owned();
+    };
+    let mut argv = vec![node.clone().into_os_string(), script.into_os_string()];
+    argv.extend(args.iter().skip(1).cloned());
+    let argv: Result<Vec<CString>, String> = argv.iter().map(|a| cstring(a)).collect();
+    let (argv, node_c) = match (argv, cstring(node.as_os_str())) {
+        (Ok(a), Ok(n)) => (a, n),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    let err = execv(&node_c, &argv);
+    format!(
+        "cannot run {}: {err}",
+        OsString::from_vec(node.into_os_string().into_vec()).to_string_lossy()
+    )
+}
+
+fn execv(file: &CString, argv: &[CString]) -> std::io::Error {
+    let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    // SAFETY: `file` and every element of `ptrs` point into CStrings that
+    // outlive the call, and `ptrs` ends with the NULL execv requires. On
+    // success execv does not return; on failure it only sets errno.
+    unsafe { libc::execv(file.as_ptr(), ptrs.as_ptr()) };
+    std::io::Error::last_os_error()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cli_script_sits_beside_the_native_dir() {
+        if std::env::var_os("TSOCI_NODE_CLI").is_none() {
+            assert_eq!(
+                node_cli(Path::new("/x/cli/native/tsoci")),
+                PathBuf::from("/x/cli/dist/bin.js")
+            );
+        }
+    }
+
+    #[test]
+    fn node_is_searched_on_path() {
+        if std::env::var_os("TSOCI_NODE").is_some() {
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("tsoci-cli-path-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let node = dir.join("node");
+        std::fs::write(&node, "#!/bin/sh\n").expect("write");
+        std::fs::set_permissions(&node, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        let path =
+            std::env::join_paths(["relative/dir", "/nonexistent", dir.to_str().expect("utf-8")])
+                .expect("join");
+        assert_eq!(find_node(Some(&path)), Some(node.clone()));
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+}

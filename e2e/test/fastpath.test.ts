@@ -1,0 +1,129 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { useE2E } from './helpers/context.js';
+import { describeResult, rt } from './helpers/runtime.js';
+
+/**
+ * The native `tsoci` answers state/start/kill/delete/list/pause/resume and
+ * --version itself and hands everything else to the Node CLI. These tests
+ * pin both halves: the two paths print the same bytes and exit codes, and
+ * the hot commands really do not start Node.
+ */
+const NATIVE = rt.name === 'tsoci' && !/\.(c|m)?js$/.test(rt.target);
+const ctx = useE2E('fast');
+
+// A "node" that fails at once: a hand-off to it exits 1 with no output.
+const NO_NODE = { TSOCI_NODE: '/bin/false' };
+const FORCE_NODE = { TSOCI_FAST_PATH: '0' };
+
+async function both(args: string[]) {
+  const fast = await ctx.rt(args, { env: { TSOCI_FAST_PATH: '1' } });
+  const node = await ctx.rt(args, { env: FORCE_NODE });
+  return { fast, node };
+}
+
+function same(r: Awaited<ReturnType<typeof both>>, what: string): void {
+  const pick = (x: typeof r.fast) => ({ exitCode: x.exitCode, stdout: x.stdout, stderr: x.stderr });
+  expect(pick(r.fast), `${what}\nnode: ${describeResult(r.node)}`).toEqual(pick(r.node));
+}
+
+describe.skipIf(!NATIVE)('native fast path', () => {
+  it('prints exactly what the Node CLI prints, for results and for errors', async () => {
+    const annotated = await ctx.bundle({
+      args: ['sleep', '60'],
+      edit: (c) => {
+        c.annotations = { 'org.example/z': 'last', 'org.example/a': 'first "quoted" ü' };
+      },
+    });
+    const created = await ctx.create(annotated);
+    const running = await ctx.create(await ctx.bundle({ args: ['sleep', '60'] }));
+    await ctx.start(running.id);
+    const paused = await ctx.create(await ctx.bundle({ args: ['sleep', '60'] }));
+    await ctx.start(paused.id);
+    expect((await ctx.rt(['pause', paused.id])).exitCode).toBe(0);
+    const stopped = await ctx.create(await ctx.bundle({ args: ['true'] }));
+    await ctx.start(stopped.id);
+    await ctx.waitForStatus(stopped.id, 'stopped');
+
+    for (const id of [created.id, running.id, paused.id, stopped.id]) {
+      same(await both(['state', id]), `state ${id}`);
+    }
+    for (const args of [['list'], ['list', '-f', 'json'], ['list', '--quiet'], ['--version']]) {
+      same(await both(args), args.join(' '));
+    }
+    // Errors: each goes to Node from the fast path, so the wording is Node's.
+    for (const args of [
+      ['state', 'no-such-container'],
+      ['state', '../x'],
+      ['kill', running.id, 'NOSUCHSIGNAL'],
+      ['kill', stopped.id, 'KILL'],
+      ['start', running.id],
+      ['delete', running.id],
+      ['pause', stopped.id],
+      ['resume', running.id],
+      ['delete', 'no-such-container'],
+      ['list', '--format', 'yaml'],
+    ]) {
+      const r = await both(args);
+      same(r, args.join(' '));
+      expect(r.fast.exitCode, args.join(' ')).not.toBe(0);
+    }
+    // Nothing above changed a container.
+    expect((await ctx.state(created.id)).status).toBe('created');
+    expect((await ctx.state(running.id)).status).toBe('running');
+    expect((await ctx.state(paused.id)).status).toBe('paused');
+  });
+
+  it('answers the hot commands without starting Node', async () => {
+    const b = await ctx.bundle({ args: ['sleep', '60'] });
+    const c = await ctx.create(b);
+    const ok = async (args: string[]) => {
+      const r = await ctx.rt(args, { env: NO_NODE });
+      expect(r.exitCode, `${args.join(' ')}: ${describeResult(r)}`).toBe(0);
+      return r;
+    };
+    expect(JSON.parse(String((await ok(['state', c.id])).stdout)).status).toBe('created');
+    await ok(['start', c.id]);
+    await ok(['pause', c.id]);
+    expect(JSON.parse(String((await ok(['state', c.id])).stdout)).status).toBe('paused');
+    await ok(['resume', c.id]);
+    expect(String((await ok(['list', '-q'])).stdout)).toBe(`${c.id}\n`);
+    await ok(['kill', '--all', c.id, 'KILL']);
+    await ctx.waitForStatus(c.id, 'stopped');
+    await ok(['delete', c.id]);
+    expect(existsSync(path.join(ctx.root, c.id))).toBe(false);
+    await ok(['delete', '--force', c.id]);
+    expect(String((await ok(['--version'])).stdout)).toMatch(/^tsoci version /);
+    // Whatever the fast path does not answer reaches the (failing) node.
+    const create = await ctx.rt(['create', '--bundle', b.dir, ctx.id()], { env: NO_NODE });
+    expect(create.exitCode).toBe(1);
+    expect(String(create.stderr)).toBe('');
+  });
+
+  it('hands delete to Node when a poststop hook must run, and changes nothing first', async () => {
+    const marker = path.join(ctx.base, 'poststop-ran');
+    const b = await ctx.bundle({
+      args: ['true'],
+      edit: (c) => {
+        c.hooks = { poststop: [{ path: '/bin/sh', args: ['sh', '-c', `touch ${marker}`] }] };
+      },
+    });
+    const c = await ctx.create(b);
+    await ctx.start(c.id);
+    await ctx.waitForStatus(c.id, 'stopped');
+    const refused = await ctx.rt(['delete', c.id], { env: NO_NODE });
+    expect(refused.exitCode).toBe(1);
+    expect(existsSync(path.join(ctx.root, c.id))).toBe(true);
+    expect(existsSync(marker)).toBe(false);
+    const r = await ctx.rt(['delete', c.id]);
+    expect(r.exitCode, describeResult(r)).toBe(0);
+    expect(existsSync(marker)).toBe(true);
+  });
+
+  it('TSOCI_FAST_PATH=0 sends even the hot commands to Node', async () => {
+    const r = await ctx.rt(['list'], { env: { ...FORCE_NODE, ...NO_NODE } });
+    expect(r.exitCode).toBe(1);
+    expect(String(r.stdout)).toBe('');
+  });
+});
