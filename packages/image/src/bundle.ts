@@ -96,7 +96,7 @@ export async function createBundle(options: CreateBundleOptions): Promise<Bundle
     if (overlay) {
       const s = store as ImageStore;
       image = await s.resolve(options.image as string, options.platform);
-      const unpacked = await s.unpackLayers(image);
+      const unpacked = await s.unpackLayers(image, { name: options.image as string });
       const upper = join(dir, 'overlay', 'upper');
       const work = join(dir, 'overlay', 'work');
       await fs.mkdir(upper, { recursive: true, mode: 0o755 });

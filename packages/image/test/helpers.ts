@@ -111,7 +111,7 @@ export async function tarLayer(entries: LayerEntry[], { end = true } = {}): Prom
   pack.finalize();
   await done;
   const all = Buffer.concat(chunks);
-  // Without the end-of-archive marker: a truncated archive.
+  // Without the end-of-archive marker, as unclosed Go tar writers (`umoci insert`) leave layers.
   return end ? all : all.subarray(0, all.length - 1024);
 }
 

@@ -14,18 +14,26 @@ import {
 import { TarParser } from '../src/tar/parser.js';
 import { tarLayer, tempDir, tools } from './helpers.js';
 
-async function entries(tar: Buffer, chunk = 1 << 20): Promise<(TarEntry & { data: string })[]> {
+async function entries(
+  tar: Buffer,
+  chunk = 1 << 20,
+  { async = false } = {},
+): Promise<(TarEntry & { data: string })[]> {
   const out: (TarEntry & { data: string })[] = [];
   let current: (TarEntry & { data: string }) | undefined;
+  // Asynchronous handlers take the parser's other code path (resuming after a promise).
+  const later = (): void | Promise<void> =>
+    async ? new Promise((r) => setImmediate(r)) : undefined;
   const parser = new TarParser({
     entry: (e) => {
       current = { ...e, data: '' };
       out.push(current);
+      return later();
     },
     data: (c) => {
       if (current) current.data += c.toString('latin1');
     },
-    entryEnd: () => {},
+    entryEnd: later,
   });
   const pieces: Buffer[] = [];
   for (let i = 0; i < tar.length; i += chunk) pieces.push(tar.subarray(i, i + chunk));
@@ -128,12 +136,98 @@ describe('tar parser', () => {
       message: /checksum/,
     });
     await expect(entries(tar.subarray(0, 600))).rejects.toThrow(/truncated/);
-    await expect(entries(tar.subarray(0, 1024))).rejects.toThrow(/truncated/);
     await expect(entries(Buffer.alloc(0))).rejects.toThrow(/not a tar archive/);
     await expect(
       entries(Buffer.from('this is not a tar archive at all'.repeat(20))),
     ).rejects.toMatchObject({
       code: 'EIMAGE_INVALID',
+    });
+  });
+
+  it('accepts archives that end at an entry boundary without the end-of-archive marker', async () => {
+    const files = [
+      { name: 'dir/', type: 'directory' as const },
+      { name: 'dir/a', content: 'abc' },
+      { name: 'dir/block', content: 'b'.repeat(1024) },
+    ];
+    const marked = await tarLayer(files);
+    // what tar-stream writes, minus its two zero blocks: the last entry's padding is the end
+    const bare = await tarLayer(files, { end: false });
+    expect(bare.length).toBe(marked.length - 1024);
+    const lastIsDir = await tarLayer([...files, { name: 'empty/', type: 'directory' }], {
+      end: false,
+    });
+    const oneZeroBlock = marked.subarray(0, marked.length - 512);
+    const expected = [
+      ['dir/', ''],
+      ['dir/a', 'abc'],
+      ['dir/block', 'b'.repeat(1024)],
+    ];
+    for (const chunk of [1, 100, 512, 1 << 20]) {
+      for (const async of [false, true]) {
+        for (const tar of [bare, oneZeroBlock]) {
+          const got = await entries(tar, chunk, { async });
+          expect(got.map((e) => [e.name, e.data])).toEqual(expected);
+        }
+        const dirs = await entries(lastIsDir, chunk, { async });
+        expect(dirs.map((e) => e.name)).toEqual(['dir/', 'dir/a', 'dir/block', 'empty/']);
+      }
+    }
+    // GNU tar agrees
+    expect(execFileSync('tar', ['-tf', '-'], { input: bare }).toString()).toBe(
+      'dir/\ndir/a\ndir/block\n',
+    );
+  });
+
+  it('reports archives that stop inside a header, content, padding or before a pax entry', async () => {
+    const tar = await tarLayer([
+      { name: 'first', content: 'x'.repeat(700) },
+      { name: 'second', content: 'hello' },
+    ]);
+    // first: header 0..512, content 512..1212, padding to 1536; second: header 1536..2048,
+    // content 2048..2053, padding to 2560
+    const cases: [number, RegExp][] = [
+      [
+        100,
+        /^truncated tar archive: stream ended inside the header of entry 1 \(100 of 512 bytes\)$/,
+      ],
+      [1000, /inside the content of entry 1 \("first", 700 bytes\), 212 bytes short$/],
+      [1212, /inside the padding after the content of entry 1 \("first"\)$/],
+      [1536 + 511, /inside the header of entry 2 \(511 of 512 bytes\) \(after "first"\)$/],
+      [2050, /inside the content of entry 2 \("second", 5 bytes\), 3 bytes short$/],
+      [2053, /inside the padding after the content of entry 2 \("second"\)$/],
+      [2559, /inside the padding after the content of entry 2/],
+    ];
+    for (const chunk of [1, 512, 1 << 20]) {
+      for (const async of [false, true]) {
+        for (const [length, message] of cases) {
+          await expect(entries(tar.subarray(0, length), chunk, { async })).rejects.toMatchObject({
+            code: 'EIMAGE_INVALID',
+            message,
+          });
+        }
+      }
+    }
+    // a pax header whose entry is missing: the long name would be lost silently
+    const long = `${'l'.repeat(150)}/file`;
+    const paxed = Buffer.concat([
+      encodeHeader({ name: 'ok', type: 'file', mode: 0o644 }),
+      encodeHeader({ name: long, type: 'file', mode: 0o644 }),
+    ]);
+    const withoutEntry = paxed.subarray(0, paxed.length - 512);
+    await expect(entries(withoutEntry)).rejects.toMatchObject({
+      code: 'EIMAGE_INVALID',
+      message:
+        /between the pax or GNU long-name header of entry 2 and the entry itself \(after "ok"\)/,
+    });
+    expect((await entries(paxed)).map((e) => e.name)).toEqual(['ok', long]);
+    // 'ok' is one block, the pax header another, then the pax records
+    await expect(entries(withoutEntry.subarray(0, 1024 + 100))).rejects.toThrow(
+      /inside the pax or GNU long-name header of entry 2 \(after "ok"\)/,
+    );
+    await expect(entries(withoutEntry.subarray(512))).rejects.toMatchObject({
+      code: 'EIMAGE_INVALID',
+      message: /between the pax or GNU long-name header of entry 1 and the entry itself$/,
     });
   });
 

@@ -2,7 +2,9 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { createBundle } from '../src/bundle.js';
 import type { ImageSource } from '../src/source.js';
 import { openImageSource } from '../src/sources/open.js';
 import { ImageStore } from '../src/store/store.js';
@@ -10,12 +12,14 @@ import { unpackImage } from '../src/unpack/unpack.js';
 import {
   gzip,
   isRoot,
+  LAYER_MEDIA,
   sha256,
   standardLayers,
   tarLayer,
   tempDir,
   tools,
   writeLayout,
+  zstd,
 } from './helpers.js';
 
 /** Every path under `dir` with its type, for comparing trees. */
@@ -36,6 +40,42 @@ function streamOnly(source: ImageSource): ImageSource {
     openBlob: (d) => source.openBlob(d),
     close: () => source.close(),
   };
+}
+
+/**
+ * A layout whose last layer is `blob` as it is, described by its own digest
+ * and size: the blob verifies, so only the decompressor or the tar reader can
+ * find what is wrong with it.
+ */
+function layoutWithRawLayer(
+  good: Buffer,
+  tar: Buffer,
+  blob: Buffer,
+  mediaType: string,
+): { dir: string; digest: string } {
+  const digest = sha256(blob);
+  // `tar` is what `blob` should decompress to: the config's DiffID
+  const fx = writeLayout(tempDir(), [{ tar: good }, { tar }], {
+    mutateManifest: (m) => {
+      (m.layers as Record<string, unknown>[])[1] = { mediaType, digest, size: blob.length };
+    },
+  });
+  writeFileSync(join(fx.dir, 'blobs/sha256', digest.slice(7)), blob);
+  return { dir: fx.dir, digest };
+}
+
+/** Flips every bit of the byte at `at` (negative: from the end). */
+function flip(data: Buffer, at: number): Buffer {
+  const copy = Buffer.from(data);
+  const i = at < 0 ? copy.length + at : at;
+  copy.writeUInt8(copy.readUInt8(i) ^ 0xff, i);
+  return copy;
+}
+
+/** Leftovers of interrupted overlay-layer unpacking in a store. */
+function tempLayers(store: ImageStore): string[] {
+  const dir = join(store.dir, 'tsoci/layers');
+  return existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith('.tmp-')) : [];
 }
 
 describe('unpackImage', () => {
@@ -196,5 +236,203 @@ describe('unpackImage', () => {
       code: 'EIMAGE_EXISTS',
     });
     expect(readdirSync(full)).toEqual(['keep']);
+  });
+
+  it('unpacks layer tars that end without the end-of-archive marker', async () => {
+    const files = [
+      { name: 'etc/', type: 'directory' as const },
+      { name: 'etc/hostname', content: 'umoci\n' },
+      { name: 'usr/share/big', content: 'b'.repeat(5000) },
+    ];
+    // as `umoci insert` and Go writers that are not closed leave them: the
+    // archive ends right after the last entry's padded content
+    const bare = await tarLayer(files, { end: false });
+    expect(bare.length % 512).toBe(0);
+    expect(bare.subarray(-1024).equals(Buffer.alloc(1024))).toBe(false);
+    const layers: { tar: Buffer; compression?: 'gzip' | 'zstd' }[] = [
+      { tar: bare },
+      {
+        tar: await tarLayer([{ name: 'gz', content: 'gzip' }], { end: false }),
+        compression: 'gzip',
+      },
+    ];
+    if (tools.zstd) {
+      layers.push({
+        tar: await tarLayer([{ name: 'zst', content: 'zstd' }], { end: false }),
+        compression: 'zstd',
+      });
+    }
+    const fx = writeLayout(tempDir(), layers);
+    const store = new ImageStore(join(tempDir(), 'store'));
+    await store.import(`oci:${fx.dir}`, 'bare');
+    const targets = [join(tempDir(), 'a'), join(tempDir(), 'b'), join(tempDir(), 'c')];
+    await unpackImage(store, 'bare', targets[0] as string);
+    await unpackImage(await openImageSource(`oci:${fx.dir}`), undefined, targets[1] as string);
+    const streamed = streamOnly(await openImageSource(`oci:${fx.dir}`));
+    await unpackImage(streamed, undefined, targets[2] as string);
+    for (const target of targets) {
+      expect(readFileSync(join(target, 'etc/hostname'), 'utf8')).toBe('umoci\n');
+      expect(readFileSync(join(target, 'usr/share/big'), 'utf8')).toBe('b'.repeat(5000));
+      expect(readFileSync(join(target, 'gz'), 'utf8')).toBe('gzip');
+      if (tools.zstd) expect(readFileSync(join(target, 'zst'), 'utf8')).toBe('zstd');
+      expect(tree(target)).toEqual(tree(targets[0] as string));
+    }
+    if (isRoot) {
+      const image = await store.resolve('bare');
+      const unpacked = await store.unpackLayers(image);
+      expect(readFileSync(join(unpacked.dirs[0] as string, 'etc/hostname'), 'utf8')).toBe(
+        'umoci\n',
+      );
+    }
+  });
+
+  it('names the layer when its tar stops inside a header or an entry', async () => {
+    const good = await tarLayer([{ name: 'ok', content: 'ok' }]);
+    const tar = await tarLayer([
+      { name: 'first', content: 'x'.repeat(3000) },
+      { name: 'second', content: 'y' },
+    ]);
+    // first: header 0..512, content to 3512, padding to 3584; second's header to 4096
+    const cuts: [number, RegExp][] = [
+      [2000, /inside the content of entry 1 \("first", 3000 bytes\), 1512 bytes short/],
+      [3584 + 200, /inside the header of entry 2 \(200 of 512 bytes\)/],
+      [3550, /inside the padding after the content of entry 1/],
+    ];
+    for (const [length, where] of cuts) {
+      for (const compression of ['none', 'gzip'] as const) {
+        const cut = tar.subarray(0, length);
+        const blob = compression === 'gzip' ? gzip(cut) : cut;
+        const fx = layoutWithRawLayer(good, cut, blob, LAYER_MEDIA[compression]);
+        const target = join(tempDir(), 'rootfs');
+        const error = await unpackImage(
+          await openImageSource(`oci:${fx.dir}`),
+          undefined,
+          target,
+        ).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error).toMatchObject({ code: 'EIMAGE_INVALID' });
+        const { message } = error as Error;
+        expect(message).toContain(`oci:${fx.dir}: layer 1 (${fx.digest})`);
+        expect(message).toMatch(/truncated tar archive/);
+        expect(message).toMatch(where);
+        expect(existsSync(target)).toBe(false);
+      }
+    }
+  });
+
+  it('names the layer and leaves nothing behind when its compressed stream is corrupt', async () => {
+    const good = await tarLayer([
+      { name: 'base/', type: 'directory' },
+      { name: 'base/file', content: 'base' },
+    ]);
+    const tar = await tarLayer([
+      { name: 'one', content: 'one'.repeat(4000) },
+      // larger than a read chunk (256 KiB): decompressed data reaches the tar
+      // reader before the decompressor has seen the whole stream
+      {
+        name: 'two',
+        content: Buffer.from(Array.from({ length: 600_000 }, (_, i) => (i * 7) & 0xff)),
+      },
+    ]);
+    const gz = gzip(tar);
+    // stored (level 0) deflate blocks: the bad byte reaches the tar reader before gzip's CRC check
+    const stored = gzipSync(tar, { level: 0 });
+    const cases: { what: string; blob: Buffer; media: string; problem: RegExp }[] = [
+      {
+        what: 'gzip header',
+        blob: flip(gz, 0),
+        media: LAYER_MEDIA.gzip,
+        problem: /corrupt or truncated gzip data \(incorrect header check\)/,
+      },
+      {
+        what: 'gzip data',
+        blob: flip(gz, gz.length >> 1),
+        media: LAYER_MEDIA.gzip,
+        problem: /corrupt or truncated gzip data/,
+      },
+      {
+        what: 'gzip checksum',
+        blob: flip(gz, -6),
+        media: LAYER_MEDIA.gzip,
+        problem: /corrupt or truncated gzip data \(incorrect data check\)/,
+      },
+      {
+        what: 'stored gzip',
+        // 10-byte gzip header + 5-byte stored-block header, then the tar: byte 20 is in 'one'
+        blob: flip(stored, 10 + 5 + 20),
+        media: LAYER_MEDIA.gzip,
+        problem: /invalid tar header checksum/,
+      },
+    ];
+    if (tools.zstd) {
+      const zst = zstd(tar);
+      cases.push(
+        { what: 'zstd magic', blob: flip(zst, 0), media: LAYER_MEDIA.zstd, problem: /zstd/ },
+        {
+          what: 'zstd data',
+          blob: flip(zst, zst.length >> 1),
+          media: LAYER_MEDIA.zstd,
+          problem: /zstd/,
+        },
+      );
+    }
+    for (const c of cases) {
+      const fx = layoutWithRawLayer(good, tar, c.blob, c.media);
+      const layer = `layer 1 (${fx.digest})`;
+      const expectNamed = (error: unknown, where: string) => {
+        expect(error, c.what).toMatchObject({ code: 'EIMAGE_INVALID' });
+        const { message } = error as Error;
+        expect(message, c.what).toContain(`${where}: ${layer}: `);
+        expect(message, c.what).toMatch(c.problem);
+      };
+      const failure = (p: Promise<unknown>) =>
+        p.then(
+          () => {
+            throw new Error(`${c.what}: unpacking a corrupt layer succeeded`);
+          },
+          (e: unknown) => e,
+        );
+
+      // straight from the layout (local file ranges, then plain streams as from a registry)
+      for (const source of [
+        await openImageSource(`oci:${fx.dir}`),
+        streamOnly(await openImageSource(`oci:${fx.dir}`)),
+      ]) {
+        const target = join(tempDir(), 'rootfs');
+        expectNamed(await failure(unpackImage(source, undefined, target)), `oci:${fx.dir}`);
+        expect(existsSync(target), c.what).toBe(false);
+      }
+      const existing = join(tempDir(), 'empty-rootfs');
+      mkdirSync(existing);
+      expectNamed(
+        await failure(unpackImage(await openImageSource(`oci:${fx.dir}`), undefined, existing)),
+        `oci:${fx.dir}`,
+      );
+      expect(readdirSync(existing), c.what).toEqual([]);
+
+      // from a store: the blobs verify, so the import takes them
+      const store = new ImageStore(join(tempDir(), 'store'));
+      await store.import(`oci:${fx.dir}`, 'img');
+      const where = `${store.dir} (img)`;
+      const target = join(tempDir(), 'rootfs');
+      expectNamed(await failure(unpackImage(store, 'img', target)), where);
+      expect(existsSync(target), c.what).toBe(false);
+      const bundle = join(tempDir(), 'bundle');
+      expectNamed(await failure(createBundle({ store, image: 'img', dir: bundle })), where);
+      expect(existsSync(bundle), c.what).toBe(false);
+      if (isRoot) {
+        const overlay = join(tempDir(), 'overlay-bundle');
+        expectNamed(
+          await failure(createBundle({ store, image: 'img', dir: overlay, overlay: true })),
+          where,
+        );
+        expect(existsSync(overlay), c.what).toBe(false);
+        expect(tempLayers(store), c.what).toEqual([]);
+        // the good base layer was finished before the bad one and stays for reuse
+        expect(readdirSync(join(store.dir, 'tsoci/layers')), c.what).toHaveLength(1);
+      }
+    }
   });
 });

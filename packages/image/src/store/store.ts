@@ -402,11 +402,12 @@ export class ImageStore {
    * Makes sure every layer of `image` is unpacked in overlay form (each into
    * its own directory, keyed by ChainID, whiteouts as overlayfs whiteouts).
    * Layers already unpacked are not touched again: an image that shares its
-   * base with another unpacks only its own layers. Needs root.
+   * base with another unpacks only its own layers. Needs root. `name` (the
+   * image's name, when the caller knows it) is used in error messages.
    */
   async unpackLayers(
     image: ResolvedImage,
-    options: { open?: (d: Descriptor) => Promise<BlobInput> } = {},
+    options: { open?: (d: Descriptor) => Promise<BlobInput>; name?: string } = {},
   ): Promise<UnpackedLayers> {
     await this.init();
     const ids = chainIds(image.config.rootfs.diff_ids);
@@ -437,7 +438,7 @@ export class ImageStore {
           image.config.rootfs.diff_ids[i],
           tempDiff,
           { mode: 'overlay', lowerDirs: dirs.slice(0, i).reverse() },
-          `layer ${i} (${layer.digest})`,
+          `${this.dir} (${options.name ?? image.manifestDescriptor.digest}): layer ${i} (${layer.digest})`,
         );
         await fs.writeFile(
           join(temp, 'layer.json'),

@@ -173,6 +173,20 @@ export class HeaderDecoder {
   #longName: string | undefined;
   #longLink: string | undefined;
 
+  /**
+   * Whether a pax or GNU long-name header has been read whose entry has not
+   * followed yet: an archive that stops there lost that entry. (Global pax
+   * headers apply to whatever follows, possibly nothing, so they don't count.)
+   */
+  get awaitingEntry(): boolean {
+    return (
+      (this.#pending !== undefined && this.#pending !== 'global') ||
+      this.#pax !== undefined ||
+      this.#longName !== undefined ||
+      this.#longLink !== undefined
+    );
+  }
+
   header(block: Uint8Array): HeaderResult {
     if (isZeroBlock(block)) return { kind: 'end' };
     if (!checksumOk(block)) {

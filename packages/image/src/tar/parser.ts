@@ -4,8 +4,13 @@
  * record set) in memory. Handlers may be synchronous (the fast path: no
  * promise per entry) or return a promise to pause the stream.
  *
- * The archive must end with the end-of-archive marker: a stream that stops
- * anywhere else is reported as truncated (EIMAGE_INVALID).
+ * The archive may end with the end-of-archive marker (one zero block is
+ * enough) or, as GNU tar, umoci and containerd accept, without it, right after
+ * an entry's padded content: some writers (Go's archive/tar without Close,
+ * `umoci insert`) stop there. A stream that stops anywhere else (inside a
+ * header, an entry's content or its padding, or between a pax / long-name
+ * header and its entry) lost data and is reported as truncated
+ * (EIMAGE_INVALID).
  */
 import { Writable } from 'node:stream';
 import { ImageError } from '../errors.js';
@@ -36,9 +41,13 @@ export class TarParser extends Writable {
   #remaining = 0;
   /** Padding to skip after the current data/meta section. */
   #padding = 0;
+  /** What the current skip section is: an entry's padding, or part of a metadata header. */
+  #skipping: 'padding' | 'header' = 'padding';
   #meta: Buffer | undefined;
   #metaLength = 0;
   #entries = 0;
+  /** Name and size of the last entry, for saying where a truncated archive stops. */
+  #last: { name: string; size: number } | undefined;
 
   constructor(handler: TarHandler) {
     super({ highWaterMark: 256 * 1024 });
@@ -63,18 +72,50 @@ export class TarParser extends Writable {
   }
 
   override _final(callback: (e?: Error | null) => void): void {
-    if (this.#state === 'end') {
+    if (this.#state === 'end' || this.#atEntryBoundary()) {
       callback();
       return;
     }
     callback(
       new ImageError(
         'EIMAGE_INVALID',
-        this.#entries === 0 && this.#state === 'header' && this.#headerLength === 0
+        this.#entries === 0 &&
+          this.#state === 'header' &&
+          this.#headerLength === 0 &&
+          !this.#decoder.awaitingEntry
           ? 'not a tar archive: no entries and no end-of-archive marker'
-          : `truncated tar archive (stream ended ${this.#state === 'data' ? 'inside the content' : 'before the end'} of entry ${this.#entries})`,
+          : `truncated tar archive: ${this.#whereStopped()}`,
       ),
     );
+  }
+
+  /** The stream stopped cleanly after a complete entry (no end-of-archive marker). */
+  #atEntryBoundary(): boolean {
+    return (
+      this.#state === 'header' &&
+      this.#headerLength === 0 &&
+      this.#entries > 0 &&
+      !this.#decoder.awaitingEntry
+    );
+  }
+
+  #whereStopped(): string {
+    const n = this.#entries;
+    const last = this.#last;
+    const after = last === undefined ? '' : ` (after ${JSON.stringify(last.name)})`;
+    if (this.#state === 'data' && last !== undefined) {
+      return `stream ended inside the content of entry ${n} (${JSON.stringify(last.name)}, ${last.size} bytes), ${this.#remaining} bytes short`;
+    }
+    if (this.#state === 'skip' && this.#skipping === 'padding' && last !== undefined) {
+      return `stream ended inside the padding after the content of entry ${n} (${JSON.stringify(last.name)})`;
+    }
+    if (this.#state === 'header' && this.#headerLength > 0) {
+      return `stream ended inside the header of entry ${n + 1} (${this.#headerLength} of ${BLOCK} bytes)${after}`;
+    }
+    if (this.#state === 'header') {
+      return `stream ended between the pax or GNU long-name header of entry ${n + 1} and the entry itself${after}`;
+    }
+    return `stream ended inside the pax or GNU long-name header of entry ${n + 1}${after}`;
   }
 
   /** Processes `chunk` from `offset`; returns a promise only when a handler did. */
@@ -108,11 +149,13 @@ export class TarParser extends Writable {
           }
           if (result.kind === 'skip') {
             this.#state = 'skip';
+            this.#skipping = 'header';
             this.#remaining = padded(result.size);
             break;
           }
           const entry = result.entry;
           this.#entries++;
+          this.#last = { name: entry.name, size: entry.size };
           const r = this.#handler.entry(entry);
           if (entry.size > 0) {
             this.#state = 'data';
@@ -134,6 +177,7 @@ export class TarParser extends Writable {
           off += n;
           if (this.#remaining === 0) {
             this.#state = 'skip';
+            this.#skipping = 'padding';
             this.#remaining = this.#padding;
             const r = this.#handler.entryEnd();
             if (isPromise(r)) return r.then(() => this.#process(chunk, off));
@@ -166,6 +210,7 @@ export class TarParser extends Writable {
     this.#decoder.meta(this.#meta as Buffer);
     this.#meta = undefined;
     this.#state = 'skip';
+    this.#skipping = 'header';
     this.#remaining = this.#padding;
   }
 

@@ -17,8 +17,8 @@ import { finished, pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import type { Descriptor } from '@ts-oci/spec';
 import { hasherFor, parseDigest, verifyStream } from '../digest.js';
-import { ImageError } from '../errors.js';
-import { decompressor, layerCompression } from '../media.js';
+import { describe, ImageError } from '../errors.js';
+import { type Compression, decompressor, layerCompression } from '../media.js';
 import type { FileRange } from '../source.js';
 import { TarParser } from '../tar/parser.js';
 import { type ApplyOptions, type ApplyStats, LayerApplier } from './apply.js';
@@ -176,19 +176,32 @@ export async function applyLayerBlob(
   } catch (error) {
     applier.abort();
     if (!isRange(blob)) blob.destroy();
-    if (error instanceof ImageError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    if (
-      code === 'Z_DATA_ERROR' ||
-      code === 'Z_BUF_ERROR' ||
-      code === 'ERR_STREAM_PREMATURE_CLOSE'
-    ) {
-      throw new ImageError(
-        'EIMAGE_INVALID',
-        `${what}: corrupt or truncated ${compression} data (${(error as Error).message})`,
-        { cause: error },
-      );
-    }
-    throw new ImageError('EIMAGE_IO', `${what}: ${(error as Error).message}`, { cause: error });
+    throw layerError(error, what, compression);
   }
+}
+
+/**
+ * The error of a failed layer, naming the layer: the decompressors and the
+ * tar reader do not know which layer they are reading, and an image has many.
+ */
+function layerError(error: unknown, what: string, compression: Compression): ImageError {
+  if (error instanceof ImageError) {
+    if (error.message.includes(what)) return error;
+    return new ImageError(error.code, `${what}: ${error.message}`, { cause: error });
+  }
+  const code = (error as NodeJS.ErrnoException).code;
+  if (
+    code === 'Z_DATA_ERROR' ||
+    code === 'Z_BUF_ERROR' ||
+    // node:zlib's native zstd decoder (Node ≥ 22.15) reports ZSTD_error_* codes.
+    code?.startsWith('ZSTD_error_') ||
+    code === 'ERR_STREAM_PREMATURE_CLOSE'
+  ) {
+    return new ImageError(
+      'EIMAGE_INVALID',
+      `${what}: corrupt or truncated ${compression} data (${describe(error)})`,
+      { cause: error },
+    );
+  }
+  return new ImageError('EIMAGE_IO', `${what}: ${describe(error)}`, { cause: error });
 }
