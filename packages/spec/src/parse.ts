@@ -6,7 +6,7 @@
  * the input (hostile JSON, cycles, throwing getters), because callers such as
  * `tsoci create` must turn every bad input into one clean error message.
  */
-import type { z } from 'zod';
+import type * as z from './internal/z.js';
 import { type SpecIssue, SpecValidationError } from './errors.js';
 import { type ImageConfig, ImageConfigSchema } from './image/config.js';
 import { type Descriptor, DescriptorSchema } from './image/descriptor.js';

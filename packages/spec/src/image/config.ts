@@ -5,7 +5,7 @@
  * to being absent"; the schema only allows null for four fields. Docker and
  * others do write nulls, so every optional field here is `.nullish()`.
  */
-import { z } from 'zod';
+import * as z from '../internal/z.js';
 import {
   DIGEST_PATTERN,
   isRfc3339DateTime,

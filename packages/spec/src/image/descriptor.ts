@@ -2,7 +2,7 @@
  * Content descriptors and platforms (image-spec descriptor.md,
  * image-index.md, schema/content-descriptor.json).
  */
-import { z } from 'zod';
+import * as z from '../internal/z.js';
 import {
   DIGEST_PATTERN,
   isBase64,

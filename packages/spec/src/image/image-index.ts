@@ -1,5 +1,5 @@
 /** Image indexes (image-spec image-index.md, schema/image-index-schema.json). */
-import { z } from 'zod';
+import * as z from '../internal/z.js';
 import { show } from '../internal/show.js';
 import { isObject, stringMap, withRules } from '../internal/zod.js';
 import { DescriptorSchema, MediaTypeSchema } from './descriptor.js';

@@ -1,5 +1,5 @@
 /** The `oci-layout` file of an image layout (image-layout.md, schema/image-layout-schema.json). */
-import { z } from 'zod';
+import * as z from '../internal/z.js';
 
 export const ImageLayoutSchema = z.looseObject({
   imageLayoutVersion: z.enum(['1.0.0']),

@@ -1,5 +1,5 @@
 /** Image manifests (image-spec manifest.md, schema/image-manifest-schema.json). */
-import { z } from 'zod';
+import * as z from '../internal/z.js';
 import { show } from '../internal/show.js';
 import { integer, isObject, stringMap, withRules } from '../internal/zod.js';
 import { DescriptorSchema, MediaTypeSchema } from './descriptor.js';

@@ -2,7 +2,7 @@
  * Turning zod issues into tsoci's `path: rule` lines, e.g.
  * `linux.resources.memory.limit: expected an integer, got "1G"`.
  */
-import type { z } from 'zod';
+import type * as z from './z.js';
 import { type Segment, unescapeKey } from './json.js';
 import { show } from './show.js';
 

@@ -3,7 +3,7 @@
  * JSON-schema notion (uint32, a pattern, an enum, a string map) is checked and
  * reported the same way everywhere.
  */
-import { z } from 'zod';
+import * as z from './z.js';
 import { show } from './show.js';
 
 /** Where a prose rule reports its problem, relative to the checked value. */

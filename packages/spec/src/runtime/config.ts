@@ -6,7 +6,7 @@
  * written back is unchanged. Unknown values of enumerated fields are errors
  * (config.md#valid-values).
  */
-import { z } from 'zod';
+import * as z from '../internal/z.js';
 import { show } from '../internal/show.js';
 import {
   anyInteger,

@@ -6,7 +6,7 @@
  * ("null MUST NOT be confused with an empty value"), which the JSON schema
  * forgets; hence `.nullish()` throughout.
  */
-import { z } from 'zod';
+import * as z from '../internal/z.js';
 import { compareSemver, isSemver } from '../internal/formats.js';
 import { show } from '../internal/show.js';
 import { isObject, pattern, withRules } from '../internal/zod.js';

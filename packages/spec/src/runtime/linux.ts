@@ -2,7 +2,7 @@
  * The `linux` section of config.json (config-linux.md, schema/config-linux.json
  * and schema/defs-linux.json).
  */
-import { z } from 'zod';
+import * as z from '../internal/z.js';
 import { show } from '../internal/show.js';
 import {
   int64,

@@ -4,7 +4,7 @@
  * (the spec's own test fixtures include FreeBSD and z/OS ones), so these are
  * validated to the level of their JSON schemas and no further.
  */
-import { z } from 'zod';
+import * as z from '../internal/z.js';
 import { uint8, uint16, uint32, uint64 } from '../internal/zod.js';
 import { fileMode } from './defs.js';
 

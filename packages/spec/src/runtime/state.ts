@@ -1,5 +1,5 @@
 /** The container state (runtime.md#state, schema/state-schema.json). */
-import { z } from 'zod';
+import * as z from '../internal/z.js';
 import { show } from '../internal/show.js';
 import { integer, isAbsolutePath, isObject, withRules } from '../internal/zod.js';
 import { CONTAINER_STATUSES, EXTRA_CONTAINER_STATUSES } from '../tables.js';

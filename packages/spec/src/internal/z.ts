@@ -1,0 +1,8 @@
+/**
+ * The zod API the schemas use, imported by name. `import { z } from 'zod'`
+ * pulls zod's whole namespace object into the bundle, its ~40 locales
+ * included (most of a 505 KB minified file that every CLI start parsed);
+ * named imports let the bundler keep only what is used.
+ */
+export { array, boolean, enum, looseObject, number, record, string } from 'zod';
+export type { core, infer, ZodType } from 'zod';
