@@ -67,7 +67,7 @@ export const ImageExecConfigSchema = z.looseObject({
   StopSignal: z.string().nullish(),
   ArgsEscaped: z.boolean().nullish(),
 });
-export type ImageExecConfig = z.infer<typeof ImageExecConfigSchema>;
+export type ImageExecConfig = z.output<typeof ImageExecConfigSchema>;
 
 export const HistorySchema = z.looseObject({
   created: DateTimeSchema.nullish(),
@@ -76,7 +76,7 @@ export const HistorySchema = z.looseObject({
   comment: z.string().nullish(),
   empty_layer: z.boolean().nullish(),
 });
-export type History = z.infer<typeof HistorySchema>;
+export type History = z.output<typeof HistorySchema>;
 
 export const ImageConfigSchema = z.looseObject({
   created: DateTimeSchema.nullish(),
@@ -95,4 +95,4 @@ export const ImageConfigSchema = z.looseObject({
 });
 
 /** An OCI image configuration (also Docker's image JSON, of which it is a subset). */
-export type ImageConfig = z.infer<typeof ImageConfigSchema>;
+export type ImageConfig = z.output<typeof ImageConfigSchema>;

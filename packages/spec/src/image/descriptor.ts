@@ -63,7 +63,7 @@ export const PlatformSchema = z.looseObject({
   'os.features': z.array(z.string()).optional(),
   variant: z.string().optional(),
 });
-export type Platform = z.infer<typeof PlatformSchema>;
+export type Platform = z.output<typeof PlatformSchema>;
 
 /**
  * A descriptor. `platform` is not in content-descriptor.json but descriptor.md
@@ -80,4 +80,4 @@ export const DescriptorSchema = z.looseObject({
   artifactType: MediaTypeSchema.optional(),
   platform: PlatformSchema.optional(),
 });
-export type Descriptor = z.infer<typeof DescriptorSchema>;
+export type Descriptor = z.output<typeof DescriptorSchema>;

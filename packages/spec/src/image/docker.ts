@@ -33,14 +33,14 @@ export const DockerArchiveManifestEntrySchema = z.looseObject({
   /** Descriptors of foreign (non-distributable) layers, keyed by DiffID. */
   LayerSources: mapOf(DescriptorSchema).optional(),
 });
-export type DockerArchiveManifestEntry = z.infer<typeof DockerArchiveManifestEntrySchema>;
+export type DockerArchiveManifestEntry = z.output<typeof DockerArchiveManifestEntrySchema>;
 
 export const DockerArchiveManifestSchema = z.array(DockerArchiveManifestEntrySchema);
 
 /** The `manifest.json` of a `docker save` archive: one entry per saved image. */
-export type DockerArchiveManifest = z.infer<typeof DockerArchiveManifestSchema>;
+export type DockerArchiveManifest = z.output<typeof DockerArchiveManifestSchema>;
 
 export const DockerRepositoriesSchema = mapOf(stringMap());
 
 /** The legacy `repositories` file: repository name → tag → top layer id. */
-export type DockerRepositories = z.infer<typeof DockerRepositoriesSchema>;
+export type DockerRepositories = z.output<typeof DockerRepositoriesSchema>;

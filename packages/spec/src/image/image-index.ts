@@ -44,4 +44,4 @@ export const IndexSchema = withRules(
 );
 
 /** An OCI image index (or a Docker manifest list, which has the same shape). */
-export type Index = z.infer<typeof IndexSchema>;
+export type Index = z.output<typeof IndexSchema>;

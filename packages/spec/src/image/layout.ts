@@ -6,4 +6,4 @@ export const ImageLayoutSchema = z.looseObject({
 });
 
 /** The content of an image layout's `oci-layout` file. */
-export type ImageLayout = z.infer<typeof ImageLayoutSchema>;
+export type ImageLayout = z.output<typeof ImageLayoutSchema>;

@@ -58,4 +58,4 @@ export const ManifestSchema = withRules(
 );
 
 /** An OCI image manifest (or a Docker schema2 manifest, which has the same shape). */
-export type Manifest = z.infer<typeof ManifestSchema>;
+export type Manifest = z.output<typeof ManifestSchema>;

@@ -5,4 +5,6 @@
  * named imports let the bundler keep only what is used.
  */
 export { array, boolean, enum, looseObject, number, record, string } from 'zod';
-export type { core, infer, ZodType } from 'zod';
+// `output`, not its alias `infer`: a bare `infer<…>` is a syntax error in the
+// bundled .d.ts.
+export type { core, output, ZodType } from 'zod';

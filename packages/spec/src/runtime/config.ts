@@ -55,14 +55,14 @@ export const CapabilitiesSchema = z.looseObject({
   permitted: z.array(CapabilityNameSchema).optional(),
   ambient: z.array(CapabilityNameSchema).optional(),
 });
-export type Capabilities = z.infer<typeof CapabilitiesSchema>;
+export type Capabilities = z.output<typeof CapabilitiesSchema>;
 
 export const RlimitSchema = z.looseObject({
   type: pattern(RLIMIT_PATTERN, 'an rlimit type'),
   soft: uint64(),
   hard: uint64(),
 });
-export type Rlimit = z.infer<typeof RlimitSchema>;
+export type Rlimit = z.output<typeof RlimitSchema>;
 
 /** config.md: duplicated rlimit types are an error (rule `rlimit-unique`). */
 const RlimitsSchema = withRules(z.array(RlimitSchema), (value, report) => {
@@ -90,7 +90,7 @@ export const UserSchema = z.looseObject({
   additionalGids: z.array(uint32()).optional(),
   username: z.string().optional(),
 });
-export type User = z.infer<typeof UserSchema>;
+export type User = z.output<typeof UserSchema>;
 
 /** config.md lists `priority` as required; the schema does not (rule `io-priority`). */
 export const IoPrioritySchema = withRules(
@@ -104,7 +104,7 @@ export const IoPrioritySchema = withRules(
     }
   },
 );
-export type IoPriority = z.infer<typeof IoPrioritySchema>;
+export type IoPriority = z.output<typeof IoPrioritySchema>;
 
 export const SchedulerSchema = z.looseObject({
   policy: z.enum(SCHEDULER_POLICIES),
@@ -115,7 +115,7 @@ export const SchedulerSchema = z.looseObject({
   deadline: uint64().optional(),
   period: uint64().optional(),
 });
-export type Scheduler = z.infer<typeof SchedulerSchema>;
+export type Scheduler = z.output<typeof SchedulerSchema>;
 
 const CPU_LIST = /^[0-9, -]*$/;
 
@@ -142,13 +142,13 @@ export const ProcessSchema = z.looseObject({
     })
     .optional(),
 });
-export type Process = z.infer<typeof ProcessSchema>;
+export type Process = z.output<typeof ProcessSchema>;
 
 export const RootSchema = z.looseObject({
   path: z.string(),
   readonly: z.boolean().optional(),
 });
-export type Root = z.infer<typeof RootSchema>;
+export type Root = z.output<typeof RootSchema>;
 
 export const HooksSchema = z.looseObject({
   prestart: z.array(HookSchema).optional(),
@@ -158,7 +158,7 @@ export const HooksSchema = z.looseObject({
   poststart: z.array(HookSchema).optional(),
   poststop: z.array(HookSchema).optional(),
 });
-export type Hooks = z.infer<typeof HooksSchema>;
+export type Hooks = z.output<typeof HooksSchema>;
 
 /**
  * config.md rules that depend on the platform, i.e. on whether the document
@@ -248,4 +248,4 @@ export const ConfigSchema = withRules(
 );
 
 /** A runtime-spec config.json document. */
-export type Config = z.infer<typeof ConfigSchema>;
+export type Config = z.output<typeof ConfigSchema>;

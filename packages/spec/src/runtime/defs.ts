@@ -39,7 +39,7 @@ export const IdMappingSchema = z.looseObject({
   hostID: uint32(),
   size: uint32(),
 });
-export type IdMapping = z.infer<typeof IdMappingSchema>;
+export type IdMapping = z.output<typeof IdMappingSchema>;
 
 /** A hook entry; `path` is checked for being absolute by the config (POSIX only). */
 export const HookSchema = z.looseObject({
@@ -48,7 +48,7 @@ export const HookSchema = z.looseObject({
   env: z.array(z.string()).optional(),
   timeout: integer(1, Number.POSITIVE_INFINITY, 'an integer of at least 1 (seconds)').optional(),
 });
-export type Hook = z.infer<typeof HookSchema>;
+export type Hook = z.output<typeof HookSchema>;
 
 /**
  * A mount. config.md: `uidMappings` and `gidMappings` only come together
@@ -78,7 +78,7 @@ export const MountSchema = withRules(
     }
   },
 );
-export type Mount = z.infer<typeof MountSchema>;
+export type Mount = z.output<typeof MountSchema>;
 
 /** defs.json's FileMode: permission bits, written in decimal in JSON. */
 export const fileMode = () => integer(0, 0o777, 'a file mode (0 to 511, i.e. 0o777)');

@@ -65,7 +65,7 @@ export const LinuxFeaturesSchema = z.looseObject({
   mountExtensions: z.looseObject({ idmap: enabled().nullish() }).nullish(),
   netDevices: enabled().nullish(),
 });
-export type LinuxFeatures = z.infer<typeof LinuxFeaturesSchema>;
+export type LinuxFeatures = z.output<typeof LinuxFeaturesSchema>;
 
 /** features.md: ociVersionMax MUST NOT be less than ociVersionMin (rule `features-version-order`). */
 export const FeaturesSchema = withRules(
@@ -95,4 +95,4 @@ export const FeaturesSchema = withRules(
 );
 
 /** A runtime-spec features document, as `tsoci features` prints. */
-export type Features = z.infer<typeof FeaturesSchema>;
+export type Features = z.output<typeof FeaturesSchema>;

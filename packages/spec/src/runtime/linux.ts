@@ -48,7 +48,7 @@ export const NamespaceSchema = z.looseObject({
   type: z.enum(NAMESPACE_TYPES),
   path: z.string().optional(),
 });
-export type Namespace = z.infer<typeof NamespaceSchema>;
+export type Namespace = z.output<typeof NamespaceSchema>;
 
 /**
  * config-linux.md: duplicated types are an error (rule `namespace-unique`) and
@@ -105,7 +105,7 @@ export const DeviceSchema = withRules(
     }
   },
 );
-export type Device = z.infer<typeof DeviceSchema>;
+export type Device = z.output<typeof DeviceSchema>;
 
 /**
  * An allowed-device-list entry. The schema leaves `type` and `access` free-form;
@@ -139,7 +139,7 @@ export const DeviceCgroupSchema = withRules(
     }
   },
 );
-export type DeviceCgroup = z.infer<typeof DeviceCgroupSchema>;
+export type DeviceCgroup = z.output<typeof DeviceCgroupSchema>;
 
 const blockIoDevice = {
   major: int64(),
@@ -179,7 +179,7 @@ export const BlockIoSchema = z.looseObject({
   throttleReadIOPSDevice: z.array(ThrottleDeviceSchema).optional(),
   throttleWriteIOPSDevice: z.array(ThrottleDeviceSchema).optional(),
 });
-export type BlockIo = z.infer<typeof BlockIoSchema>;
+export type BlockIo = z.output<typeof BlockIoSchema>;
 
 export const MemorySchema = z.looseObject({
   limit: int64().optional(),
@@ -192,7 +192,7 @@ export const MemorySchema = z.looseObject({
   useHierarchy: z.boolean().optional(),
   checkBeforeUpdate: z.boolean().optional(),
 });
-export type Memory = z.infer<typeof MemorySchema>;
+export type Memory = z.output<typeof MemorySchema>;
 
 export const CpuSchema = z.looseObject({
   shares: uint64().optional(),
@@ -205,25 +205,25 @@ export const CpuSchema = z.looseObject({
   mems: z.string().optional(),
   idle: int64().optional(),
 });
-export type Cpu = z.infer<typeof CpuSchema>;
+export type Cpu = z.output<typeof CpuSchema>;
 
 export const HugepageLimitSchema = z.looseObject({
   pageSize: pattern(/^[1-9][0-9]*[KMG]B$/, 'a page size'),
   limit: uint64(),
 });
-export type HugepageLimit = z.infer<typeof HugepageLimitSchema>;
+export type HugepageLimit = z.output<typeof HugepageLimitSchema>;
 
 export const NetworkSchema = z.looseObject({
   classID: uint32().optional(),
   priorities: z.array(z.looseObject({ name: z.string(), priority: uint32() })).optional(),
 });
-export type Network = z.infer<typeof NetworkSchema>;
+export type Network = z.output<typeof NetworkSchema>;
 
 export const RdmaSchema = z.looseObject({
   hcaHandles: uint32().optional(),
   hcaObjects: uint32().optional(),
 });
-export type Rdma = z.infer<typeof RdmaSchema>;
+export type Rdma = z.output<typeof RdmaSchema>;
 
 export const ResourcesSchema = z.looseObject({
   devices: z.array(DeviceCgroupSchema).optional(),
@@ -236,7 +236,7 @@ export const ResourcesSchema = z.looseObject({
   rdma: mapOf(RdmaSchema).optional(),
   unified: stringMap().optional(),
 });
-export type Resources = z.infer<typeof ResourcesSchema>;
+export type Resources = z.output<typeof ResourcesSchema>;
 
 export const SyscallArgSchema = z.looseObject({
   index: uint32(),
@@ -244,7 +244,7 @@ export const SyscallArgSchema = z.looseObject({
   valueTwo: uint64().optional(),
   op: z.enum(SECCOMP_OPERATORS),
 });
-export type SyscallArg = z.infer<typeof SyscallArgSchema>;
+export type SyscallArg = z.output<typeof SyscallArgSchema>;
 
 export const SyscallSchema = z.looseObject({
   names: z.array(z.string()).min(1),
@@ -252,7 +252,7 @@ export const SyscallSchema = z.looseObject({
   errnoRet: uint32().optional(),
   args: z.array(SyscallArgSchema).optional(),
 });
-export type Syscall = z.infer<typeof SyscallSchema>;
+export type Syscall = z.output<typeof SyscallSchema>;
 
 /** config-linux.md: `listenerMetadata` MUST NOT be set without `listenerPath` (rule `seccomp-listener`). */
 export const SeccompSchema = withRules(
@@ -279,7 +279,7 @@ export const SeccompSchema = withRules(
     }
   },
 );
-export type Seccomp = z.infer<typeof SeccompSchema>;
+export type Seccomp = z.output<typeof SeccompSchema>;
 
 export const IntelRdtSchema = z.looseObject({
   closID: z.string().optional(),
@@ -288,7 +288,7 @@ export const IntelRdtSchema = z.looseObject({
   memBwSchema: pattern(/^MB:[^\n]*$/, 'a memory bandwidth schema').optional(),
   enableMonitoring: z.boolean().optional(),
 });
-export type IntelRdt = z.infer<typeof IntelRdtSchema>;
+export type IntelRdt = z.output<typeof IntelRdtSchema>;
 
 /** config-linux.md makes `mode` required; the schema does not (rule `memory-policy-mode`). */
 export const MemoryPolicySchema = withRules(
@@ -307,7 +307,7 @@ export const MemoryPolicySchema = withRules(
     }
   },
 );
-export type MemoryPolicy = z.infer<typeof MemoryPolicySchema>;
+export type MemoryPolicy = z.output<typeof MemoryPolicySchema>;
 
 /** config-linux.md makes `domain` required; the schema does not (rule `personality-domain`). */
 export const PersonalitySchema = withRules(
@@ -325,13 +325,13 @@ export const PersonalitySchema = withRules(
     }
   },
 );
-export type Personality = z.infer<typeof PersonalitySchema>;
+export type Personality = z.output<typeof PersonalitySchema>;
 
 export const TimeOffsetSchema = z.looseObject({
   secs: int64().optional(),
   nanosecs: uint32().optional(),
 });
-export type TimeOffset = z.infer<typeof TimeOffsetSchema>;
+export type TimeOffset = z.output<typeof TimeOffsetSchema>;
 
 export const LinuxSchema = z.looseObject({
   namespaces: NamespacesSchema.optional(),
@@ -360,4 +360,4 @@ export const LinuxSchema = z.looseObject({
   mountLabel: z.string().optional(),
   personality: PersonalitySchema.optional(),
 });
-export type Linux = z.infer<typeof LinuxSchema>;
+export type Linux = z.output<typeof LinuxSchema>;

@@ -39,4 +39,4 @@ export const StateSchema = withRules(
 );
 
 /** A runtime-spec state document, as `tsoci state` prints and hooks receive on stdin. */
-export type State = z.infer<typeof StateSchema>;
+export type State = z.output<typeof StateSchema>;
