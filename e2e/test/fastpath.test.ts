@@ -13,8 +13,9 @@ import { describeResult, rt } from './helpers/runtime.js';
 const NATIVE = rt.name === 'tsoci' && !/\.(c|m)?js$/.test(rt.target);
 const ctx = useE2E('fast');
 
-// A "node" that fails at once: a hand-off to it exits 1 with no output.
-const NO_NODE = { TSOCI_NODE: '/bin/false' };
+// A "node" that fails at once: a hand-off to it exits 1 with no output. The
+// fast path is switched on explicitly: the suite also runs with it off.
+const NO_NODE = { TSOCI_NODE: '/bin/false', TSOCI_FAST_PATH: '1' };
 const FORCE_NODE = { TSOCI_FAST_PATH: '0' };
 
 async function both(args: string[]) {
@@ -122,7 +123,7 @@ describe.skipIf(!NATIVE)('native fast path', () => {
   });
 
   it('TSOCI_FAST_PATH=0 sends even the hot commands to Node', async () => {
-    const r = await ctx.rt(['list'], { env: { ...FORCE_NODE, ...NO_NODE } });
+    const r = await ctx.rt(['list'], { env: { ...NO_NODE, ...FORCE_NODE } });
     expect(r.exitCode).toBe(1);
     expect(String(r.stdout)).toBe('');
   });
