@@ -13,7 +13,7 @@
 //! ```text
 //! <root>/            0711, created on first use (default /run/tsoci)
 //!   <id>/            0700, one per container; flock(LOCK_EX) on it is the container lock
-//!     state.json     written atomically (temp file, fsync, rename, fsync dir)
+//!     state.json     written atomically (temp file, rename; no fsync, see write_state)
 //!     exec.fifo      0622 (mkfifo), removed by `start`
 //! ```
 //!

@@ -293,7 +293,13 @@ impl ContainerDir {
 
     /// Replaces the state with `json` (which must be a JSON object) so that a
     /// reader sees either the old or the new file, never a mix, even if this
-    /// process dies halfway: temp file, fsync, rename, fsync of the directory.
+    /// process dies halfway: temp file, then rename.
+    ///
+    /// No fsync: the state describes live processes, which a machine crash
+    /// ends anyway, so durability buys nothing, and on a disk-backed root
+    /// (`/run` is not always tmpfs) the two fsyncs cost milliseconds on every
+    /// create, start and update. runc too writes its state with a temp file
+    /// and a rename, without fsync.
     pub fn write_state(&self, json: &str) -> Result<()> {
         match serde_json::from_str::<Value>(json) {
             Ok(Value::Object(_)) => {}
@@ -316,11 +322,9 @@ impl ContainerDir {
         .map_err(StateError::io("create", &tmp_path))?;
         let mut file = File::from(fd);
         file.write_all(json.as_bytes()).map_err(|e| StateError::io("write", &tmp_path)(errno_of(&e)))?;
-        rustix::fs::fsync(&file).map_err(StateError::io("fsync", &tmp_path))?;
         drop(file);
         rustix::fs::renameat(&self.dir, STATE_TMP, &self.dir, STATE_FILE)
             .map_err(StateError::io("rename into place", dir_path.join(STATE_FILE)))?;
-        rustix::fs::fsync(&self.dir).map_err(StateError::io("fsync", &dir_path))?;
         Ok(())
     }
 
