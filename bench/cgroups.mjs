@@ -9,7 +9,6 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
-  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -18,18 +17,14 @@ import {
   rmdirSync,
   rmSync,
   statSync,
-  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fmt as fmtDigits, makeBusyboxBundle, median, PATH_ONLY, which } from './lib.mjs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const PATH_ONLY = {
-  PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-};
-const BUSYBOX = '/bin/busybox';
 const MiB = 1024 * 1024;
 
 // The representative resources object: what an engine typically sets.
@@ -79,20 +74,7 @@ function parseArgs(argv) {
   return o;
 }
 
-function which(name) {
-  const r = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8', env: PATH_ONLY });
-  const p = r.stdout.trim();
-  return r.status === 0 && p !== '' ? p : null;
-}
-
 // ---------------------------------------------------------------- stats
-
-function median(xs) {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 function quantile(xs, q) {
   if (xs.length === 0) return Number.NaN;
@@ -100,9 +82,7 @@ function quantile(xs, q) {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 }
 
-function fmt(x, digits = 2) {
-  return Number.isFinite(x) ? x.toFixed(digits) : 'n/a';
-}
+const fmt = (x, digits = 2) => fmtDigits(x, digits);
 
 const now = () => process.hrtime.bigint();
 const ms = (t0, t1) => Number(t1 - t0) / 1e6;
@@ -352,35 +332,6 @@ function makeRuntime(name, target) {
 }
 
 /** A busybox bundle whose config comes from `specRuntime spec`, running /bin/true. */
-function makeBundle(dir, specRuntime, resources, args = ['/bin/true']) {
-  const rootfs = path.join(dir, 'rootfs');
-  for (const d of ['bin', 'etc', 'proc', 'sys', 'dev', 'tmp']) {
-    mkdirSync(path.join(rootfs, d), { recursive: true });
-  }
-  copyFileSync(BUSYBOX, path.join(rootfs, 'bin/busybox'));
-  chmodSync(path.join(rootfs, 'bin/busybox'), 0o755);
-  for (const a of spawnSync(BUSYBOX, ['--list'], { encoding: 'utf8' }).stdout.split('\n')) {
-    const n = a.trim();
-    if (n !== '' && n !== 'busybox') symlinkSync('busybox', path.join(rootfs, 'bin', n));
-  }
-  writeFileSync(path.join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
-  writeFileSync(path.join(rootfs, 'etc/group'), 'root:x:0:\n');
-  const r = spawnSync(specRuntime.file, [...specRuntime.prefix, 'spec'], {
-    cwd: dir,
-    env: PATH_ONLY,
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) throw new Error(`${specRuntime.name} spec failed: ${r.stderr}`);
-  const configPath = path.join(dir, 'config.json');
-  const config = JSON.parse(readFileSync(configPath, 'utf8'));
-  config.process.terminal = false;
-  config.process.args = args;
-  config.linux ??= {};
-  config.linux.resources = { ...(config.linux.resources ?? {}), ...resources };
-  writeFileSync(configPath, JSON.stringify(config, null, 2));
-  return dir;
-}
-
 async function benchRun(o, base, prefix, names) {
   const runtimes = [makeRuntime('tsoci', o.tsoci), makeRuntime('runc', o.runc)];
   const live = runtimes.filter((r) => r.available);
@@ -391,8 +342,12 @@ async function benchRun(o, base, prefix, names) {
   }
   const specFrom = live.find((r) => r.name === 'runc') ?? live[0];
   const bundles = {
-    'run /bin/true, no resources': makeBundle(path.join(base, 'plain'), specFrom, {}),
-    'run /bin/true, with resources': makeBundle(path.join(base, 'limited'), specFrom, RESOURCES),
+    'run /bin/true, no resources': makeBusyboxBundle(path.join(base, 'plain'), specFrom, {
+      resources: {},
+    }),
+    'run /bin/true, with resources': makeBusyboxBundle(path.join(base, 'limited'), specFrom, {
+      resources: RESOURCES,
+    }),
   };
   let n = 0;
   const runOnce = async (rt, bundle) => {
@@ -409,11 +364,14 @@ async function benchRun(o, base, prefix, names) {
   // Both runtimes must really apply the resources, or the comparison is
   // unfair: the container reads its own limits (v1 files, else cgroup2 ones).
   const EXPECTED = '67108864 64 50000';
-  const probe = makeBundle(path.join(base, 'probe'), specFrom, RESOURCES, [
-    'sh',
-    '-c',
-    'cd /sys/fs/cgroup; if [ -d memory ]; then cat memory/memory.limit_in_bytes pids/pids.max cpu/cpu.cfs_quota_us; else cat memory.max pids.max; cut -d" " -f1 cpu.max; fi',
-  ]);
+  const probe = makeBusyboxBundle(path.join(base, 'probe'), specFrom, {
+    resources: RESOURCES,
+    args: [
+      'sh',
+      '-c',
+      'cd /sys/fs/cgroup; if [ -d memory ]; then cat memory/memory.limit_in_bytes pids/pids.max cpu/cpu.cfs_quota_us; else cat memory.max pids.max; cut -d" " -f1 cpu.max; fi',
+    ],
+  });
   for (const rt of live) {
     const id = `${prefix}-${rt.name}-probe`;
     names.push(id);

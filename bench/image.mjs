@@ -30,11 +30,9 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { createGzip } from 'node:zlib';
+import { PATH_ONLY, which } from './lib.mjs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const PATH_ONLY = {
-  PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-};
 const GNU_TIME = '/usr/bin/time';
 const REGISTRY = '/usr/bin/docker-registry';
 
@@ -78,12 +76,6 @@ function parseArgs(argv) {
   }
   if (!(o.sizeMb > 0) || !(o.layers >= 1) || !(o.iterations >= 1)) throw new Error('bad numbers');
   return o;
-}
-
-function which(name) {
-  const r = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8', env: PATH_ONLY });
-  const p = r.stdout.trim();
-  return r.status === 0 && p !== '' ? p : null;
 }
 
 // ---------------------------------------------------------------- processes

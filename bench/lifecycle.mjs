@@ -12,25 +12,22 @@
 import { spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
-  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
   rmSync,
-  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fmt, makeBusyboxBundle, median, PATH_ONLY, which } from './lib.mjs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const PATH_ONLY = {
-  PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-};
-const BUSYBOX = '/bin/busybox';
+// Containers in the root that the `list` row lists.
+const LIST_SIZE = 20;
 const GNU_TIME = '/usr/bin/time';
 const UNSHARE = '/usr/bin/unshare';
 const HIDE_UNIFIED = 'umount /sys/fs/cgroup/unified && exec "$0" "$@"';
@@ -74,31 +71,32 @@ function parseArgs(argv) {
   return o;
 }
 
-function which(name) {
-  const r = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8', env: PATH_ONLY });
-  const p = r.stdout.trim();
-  return r.status === 0 && p !== '' ? p : null;
-}
-
 // ---------------------------------------------------------------- processes
 
-/** Spawns and waits; returns { code, signal, ms, stderr }. */
+/** Spawns and waits; returns { code, signal, ms, stdout, stderr }. */
 function exec(file, args, { stdio = ['ignore', 'ignore', 'pipe'], cwd } = {}) {
   return new Promise((resolve) => {
     const t0 = process.hrtime.bigint();
     const child = spawn(file, args, { env: PATH_ONLY, stdio, cwd });
     let stderr = '';
+    let stdout = '';
     child.stderr?.on('data', (d) => {
       stderr += d;
     });
-    child.on('error', (err) => resolve({ code: -1, signal: null, ms: 0, stderr: String(err) }));
+    child.stdout?.on('data', (d) => {
+      stdout += d;
+    });
+    child.on('error', (err) =>
+      resolve({ code: -1, signal: null, ms: 0, stdout, stderr: String(err) }),
+    );
     // 'exit', not 'close': after `create` the container inherits the stderr
     // pipe and keeps it open for as long as it lives.
     child.on('exit', (code, signal) => {
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       setImmediate(() => {
         child.stderr?.destroy();
-        resolve({ code, signal, ms, stderr });
+        child.stdout?.destroy();
+        resolve({ code, signal, ms, stdout, stderr });
       });
     });
   });
@@ -152,47 +150,7 @@ function call(rt, args, opts) {
 
 // ---------------------------------------------------------------- bundle
 
-function makeBundle(dir, specRuntime) {
-  const rootfs = path.join(dir, 'rootfs');
-  for (const d of ['bin', 'etc', 'proc', 'sys', 'dev', 'tmp']) {
-    mkdirSync(path.join(rootfs, d), { recursive: true });
-  }
-  copyFileSync(BUSYBOX, path.join(rootfs, 'bin/busybox'));
-  chmodSync(path.join(rootfs, 'bin/busybox'), 0o755);
-  const applets = spawnSync(BUSYBOX, ['--list'], { encoding: 'utf8' }).stdout.split('\n');
-  for (const a of applets) {
-    const name = a.trim();
-    if (name !== '' && name !== 'busybox') symlinkSync('busybox', path.join(rootfs, 'bin', name));
-  }
-  writeFileSync(path.join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
-  writeFileSync(path.join(rootfs, 'etc/group'), 'root:x:0:\n');
-  // One config for every runtime, from the first available runtime's `spec`.
-  const r = spawnSync(specRuntime.file, [...specRuntime.prefix, 'spec'], {
-    cwd: dir,
-    env: PATH_ONLY,
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) throw new Error(`${specRuntime.name} spec failed: ${r.stderr}`);
-  const configPath = path.join(dir, 'config.json');
-  const config = JSON.parse(readFileSync(configPath, 'utf8'));
-  config.process.terminal = false;
-  config.process.args = ['/bin/true'];
-  writeFileSync(configPath, JSON.stringify(config, null, 2));
-  return dir;
-}
-
 // ---------------------------------------------------------------- stats
-
-function median(xs) {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-function fmt(x, digits = 1) {
-  return Number.isFinite(x) ? x.toFixed(digits) : 'n/a';
-}
 
 let idCounter = 0;
 const newId = (rt) => `b${process.pid}-${rt.name}-${idCounter++}`;
@@ -245,6 +203,15 @@ async function scState(rt) {
   return { ms: r.ms, calls: 1 };
 }
 
+/** `list` of a root holding LIST_SIZE created containers (set up once per runtime). */
+async function scList(rt) {
+  const r = must(
+    await exec(rt.file, [...rt.prefix, '--root', rt.listRoot, 'list']),
+    `${rt.name} list`,
+  );
+  return { ms: r.ms, calls: 1 };
+}
+
 async function scSequence(rt, bundle, n) {
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < n; i++) await scRun(rt, bundle);
@@ -252,7 +219,7 @@ async function scSequence(rt, bundle, n) {
 }
 
 /** Peak RSS in KiB of a `run` (GNU time: the largest of the process and its reaped descendants). */
-async function peakRss(rt, args) {
+async function peakRss(rt, args, root = rt.root) {
   if (existsSync(GNU_TIME)) {
     const out = path.join(rt.tmp, `rss-${idCounter++}`);
     const r = await exec(GNU_TIME, [
@@ -263,7 +230,7 @@ async function peakRss(rt, args) {
       rt.file,
       ...rt.prefix,
       '--root',
-      rt.root,
+      root,
       ...args,
     ]);
     must(r, `${rt.name} ${args[0]} under time`);
@@ -271,7 +238,7 @@ async function peakRss(rt, args) {
   }
   // Fallback: poll the runtime process's own high-water mark (misses children).
   return await new Promise((resolve) => {
-    const child = spawn(rt.file, [...rt.prefix, '--root', rt.root, ...args], {
+    const child = spawn(rt.file, [...rt.prefix, '--root', root, ...args], {
       env: PATH_ONLY,
       stdio: 'ignore',
     });
@@ -364,7 +331,7 @@ async function main() {
     const specFrom =
       all.find((r) => r.available && r.name === 'runc') ?? all.find((r) => r.available);
     if (!specFrom) throw new Error('no runtime available');
-    const bundle = makeBundle(path.join(base, 'bundle'), specFrom);
+    const bundle = makeBusyboxBundle(path.join(base, 'bundle'), specFrom);
 
     // Probe: a runtime that cannot `run` the bundle is reported, not benched.
     for (const rt of all.filter((r) => r.available)) {
@@ -439,6 +406,24 @@ async function main() {
       }
     }
 
+    // LIST_SIZE created containers per runtime, in a root of their own, for `list`.
+    for (const rt of rts.filter((r) => r.available)) {
+      rt.listRoot = path.join(base, `list-${rt.name}`);
+      mkdirSync(rt.listRoot, { mode: 0o700 });
+      for (let i = 0; i < LIST_SIZE; i++) {
+        const id = newId(rt);
+        const listCall = (args) => exec(rt.file, [...rt.prefix, '--root', rt.listRoot, ...args]);
+        cleanup.push(() => listCall(['delete', '--force', id]));
+        const r = await listCall(['create', '--bundle', bundle, id]);
+        if (r.code !== 0) {
+          rt.available = false;
+          rt.reason = `create for the list scenario failed: ${r.stderr.trim()}`;
+          console.log(`  ${rt.name} dropped out: ${rt.reason}`);
+          break;
+        }
+      }
+    }
+
     // A runtime that fails mid-run (e.g. a tsoci build in progress) drops out
     // with its reason; the others go on.
     const attempt = async (scenario, rt, fn) => {
@@ -460,6 +445,7 @@ async function main() {
         await attempt('create+start+wait+delete', rt, () => scLifecycle(rt, bundle, rt.tmp));
       }
       for (const rt of order) await attempt('state', rt, () => scState(rt));
+      for (const rt of order) await attempt(`list (${LIST_SIZE} containers)`, rt, () => scList(rt));
     }
     for (let round = 0; round < o.sequenceRounds; round++) {
       for (const rt of rotate(round)) {
@@ -470,14 +456,35 @@ async function main() {
     }
     const rss = {};
     for (const rt of rts.filter((r) => r.available)) {
-      const runs = [];
-      const states = [];
+      const m = { run: [], create: [], state: [], start: [], kill: [], delete: [], list: [] };
       try {
         for (let i = 0; i < 5; i++) {
-          runs.push(await peakRss(rt, ['run', '--bundle', bundle, newId(rt)]));
-          states.push(await peakRss(rt, ['state', rt.stateId]));
+          m.run.push(await peakRss(rt, ['run', '--bundle', bundle, newId(rt)]));
+          m.state.push(await peakRss(rt, ['state', rt.stateId]));
+          m.list.push(await peakRss(rt, ['list'], rt.listRoot));
+          // One container through the hot commands, each under GNU time.
+          const id = newId(rt);
+          m.create.push(await peakRss(rt, ['create', '--bundle', bundle, id]));
+          m.start.push(await peakRss(rt, ['start', id]));
+          // /bin/true may have exited already: kill then fails, as it should
+          // for a stopped container. Keep a live one for kill.
+          const live = newId(rt);
+          must(await call(rt, ['create', '--bundle', bundle, live]), `${rt.name} create`);
+          m.kill.push(await peakRss(rt, ['kill', live, 'KILL']));
+          while (true) {
+            const st = await call(rt, ['state', live], { stdio: ['ignore', 'pipe', 'pipe'] });
+            if (st.code !== 0 || st.stdout.includes('"stopped"')) break;
+            await sleep(2);
+          }
+          must(await call(rt, ['delete', live]), `${rt.name} delete`);
+          while (true) {
+            const st = await call(rt, ['state', id], { stdio: ['ignore', 'pipe', 'pipe'] });
+            if (st.code !== 0 || st.stdout.includes('"stopped"')) break;
+            await sleep(2);
+          }
+          m.delete.push(await peakRss(rt, ['delete', id]));
         }
-        rss[rt.name] = { run: median(runs), state: median(states) };
+        rss[rt.name] = Object.fromEntries(Object.entries(m).map(([k, v]) => [k, median(v)]));
       } catch (err) {
         if (!(err instanceof Failure)) throw err;
         console.log(`  ${rt.name}: no RSS figure: ${err.message}`);
@@ -527,8 +534,9 @@ async function main() {
           ).padStart(C);
         })
         .join('');
-    console.log(`${'peak RSS of run (MiB)'.padEnd(W)}${rssRow('run')}`);
-    console.log(`${'peak RSS of state (MiB)'.padEnd(W)}${rssRow('state')}`);
+    for (const k of ['run', 'create', 'state', 'start', 'kill', 'delete', 'list']) {
+      console.log(`${`peak RSS of ${k} (MiB)`.padEnd(W)}${rssRow(k)}`);
+    }
     if (!existsSync(GNU_TIME))
       console.log('  (RSS by polling VmHWM: install `time` for GNU time %M)');
     if (crun) {
