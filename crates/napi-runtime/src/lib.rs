@@ -446,3 +446,296 @@ pub fn seccomp_tables() -> SeccompTables {
         libseccomp_version: tsoci_seccomp::library_version(),
     }
 }
+
+// -------------------------------------------------------------- exit watching
+//
+// One thread, blocked in epoll_wait on the pidfds of every watched process,
+// reports each exit to a JavaScript callback. A thread of its own, not the
+// libuv pool: a wait lasts as long as the container does, and a few
+// long-lived containers would otherwise occupy every pool thread (fs, dns and
+// crypto of the whole Node process would queue behind them).
+
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+
+/// How a process ended, as (exit code, signal): exactly one is set, or
+/// neither when unknown.
+type Ended = (Option<i32>, Option<i32>);
+
+/// How a watched process ended. `source` says how the status was learnt:
+/// `waitid` (it was this process's child, now reaped), `pidfd` (another
+/// parent reaped it; PIDFD_GET_INFO, Linux 6.15+), `proc` (read from the
+/// zombie's /proc/<pid>/stat before its parent reaped it), or `unknown` (then
+/// both fields are null).
+#[napi(object)]
+pub struct ExitEvent {
+    pub token: u32,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub source: String,
+}
+
+type ExitSink = ThreadsafeFunction<ExitEvent, (), ExitEvent, Status, false, true>;
+
+struct Watched {
+    pidfd: OwnedFd,
+    pid: u32,
+    start_time: u64,
+}
+
+struct ExitWatcher {
+    epoll: OwnedFd,
+    watched: Mutex<HashMap<u32, Watched>>,
+    next_token: AtomicU32,
+    sink: Mutex<Option<Arc<ExitSink>>>,
+}
+
+static EXIT_WATCHER: Mutex<Option<Arc<ExitWatcher>>> = Mutex::new(None);
+
+// A poisoned lock only means a panic elsewhere while it was held; the maps
+// it guards stay consistent (every mutation is a single insert or remove).
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn last_errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+}
+
+fn errno_error(errno: i32, what: &str) -> Error {
+    Error::new(
+        Status::GenericFailure,
+        format!("{}: {what}: {}", tsoci_state::errno_name(errno), std::io::Error::from_raw_os_error(errno)),
+    )
+}
+
+fn epoll_create() -> std::result::Result<OwnedFd, i32> {
+    // SAFETY: no pointers; a non-negative return is a new fd that nothing
+    // else owns, so OwnedFd may take it.
+    let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    if fd < 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: see above: `fd` is fresh and owned by no one else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn epoll_ctl(epoll: RawFd, op: i32, fd: RawFd, token: u32) -> std::result::Result<(), i32> {
+    let mut ev = libc::epoll_event { events: (libc::EPOLLIN | libc::EPOLLONESHOT) as u32, u64: u64::from(token) };
+    // SAFETY: `ev` is a valid epoll_event that outlives the call; the fds are
+    // owned by the caller and open for the duration of the call.
+    let rc = unsafe { libc::epoll_ctl(epoll, op, fd, &mut ev) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(last_errno())
+    }
+}
+
+fn epoll_wait(epoll: RawFd, events: &mut [libc::epoll_event]) -> std::result::Result<usize, i32> {
+    let max = i32::try_from(events.len()).unwrap_or(i32::MAX);
+    // SAFETY: `events` is a writable buffer of `max` epoll_events; the kernel
+    // writes at most `max` of them.
+    let n = unsafe { libc::epoll_wait(epoll, events.as_mut_ptr(), max, -1) };
+    usize::try_from(n).map_err(|_| last_errno())
+}
+
+/// A raw wait status (waitpid's format) as (exit code, signal).
+fn decode_wait_status(status: i32) -> Ended {
+    let sig = status & 0x7f;
+    if sig == 0 {
+        (Some((status >> 8) & 0xff), None)
+    } else {
+        (None, Some(sig))
+    }
+}
+
+/// Reaps `pidfd`'s process if it is an exited child of this process.
+/// `Err(ECHILD)` when it is not our child.
+fn reap_child(pidfd: RawFd) -> std::result::Result<Option<Ended>, i32> {
+    let id = libc::id_t::try_from(pidfd).map_err(|_| libc::EBADF)?;
+    loop {
+        // SAFETY: siginfo_t is plain data for which all-zero is valid (and
+        // si_pid 0 is how WNOHANG reports "nothing yet").
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `info` is a writable siginfo_t; `id` is a pidfd we own.
+        let rc = unsafe { libc::waitid(libc::P_PIDFD, id, &mut info, libc::WEXITED | libc::WNOHANG) };
+        if rc != 0 {
+            let errno = last_errno();
+            if errno == libc::EINTR {
+                continue;
+            }
+            return Err(errno);
+        }
+        // SAFETY: waitid filled `info` for a SIGCHLD-style report (or left it zeroed).
+        let (pid, status) = unsafe { (info.si_pid(), info.si_status()) };
+        if pid == 0 {
+            return Ok(None);
+        }
+        return Ok(Some(if info.si_code == libc::CLD_EXITED { (Some(status), None) } else { (None, Some(status)) }));
+    }
+}
+
+/// PIDFD_GET_INFO's exit status (kernel 6.15+, once the process was reaped).
+fn pidfd_exit_info(pidfd: RawFd) -> Option<Ended> {
+    // SAFETY: pidfd_info is plain integers; all-zero is a valid value.
+    let mut info: libc::pidfd_info = unsafe { std::mem::zeroed() };
+    info.mask = u64::from(libc::PIDFD_INFO_EXIT);
+    // SAFETY: PIDFD_GET_INFO reads and writes one pidfd_info, which `info`
+    // is; older kernels fail with ENOTTY/EINVAL and touch nothing.
+    let rc = unsafe { libc::ioctl(pidfd, libc::PIDFD_GET_INFO, &mut info) };
+    if rc != 0 || info.mask & u64::from(libc::PIDFD_INFO_EXIT) == 0 {
+        return None;
+    }
+    Some(decode_wait_status(info.exit_code))
+}
+
+/// Field 52 (exit_code) of a zombie's /proc/<pid>/stat, if `pid` is still
+/// the zombie that started at `start_time`.
+fn zombie_exit_code(pid: u32, start_time: u64) -> Option<Ended> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
+    // fields[0] is field 3 of proc_pid_stat(5).
+    let state = fields.first()?;
+    let started: u64 = fields.get(22 - 3)?.parse().ok()?;
+    if *state != "Z" || started != start_time {
+        return None;
+    }
+    let status: i32 = fields.get(52 - 3)?.parse().ok()?;
+    Some(decode_wait_status(status))
+}
+
+fn exit_status_of(w: &Watched) -> (Ended, &'static str) {
+    let fd = w.pidfd.as_raw_fd();
+    if let Ok(Some(status)) = reap_child(fd) {
+        return (status, "waitid");
+    }
+    if let Some(status) = pidfd_exit_info(fd) {
+        return (status, "pidfd");
+    }
+    if let Some(status) = zombie_exit_code(w.pid, w.start_time) {
+        return (status, "proc");
+    }
+    // Reaped between the two reads above.
+    if let Some(status) = pidfd_exit_info(fd) {
+        return (status, "pidfd");
+    }
+    ((None, None), "unknown")
+}
+
+fn run_exit_watcher(w: Arc<ExitWatcher>) {
+    let epoll = w.epoll.as_raw_fd();
+    let mut events = [libc::epoll_event { events: 0, u64: 0 }; 32];
+    loop {
+        let n = match epoll_wait(epoll, &mut events) {
+            Ok(n) => n,
+            Err(libc::EINTR) => continue,
+            // Cannot happen with a valid epoll fd and buffer; stop rather than spin.
+            Err(_) => return,
+        };
+        for ev in &events[..n] {
+            let token = ev.u64 as u32;
+            // Absent when cancelled after the kernel queued the event.
+            let Some(watched) = locked(&w.watched).remove(&token) else { continue };
+            let ((exit_code, signal), source) = exit_status_of(&watched);
+            let _ = epoll_ctl(epoll, libc::EPOLL_CTL_DEL, watched.pidfd.as_raw_fd(), token);
+            drop(watched);
+            let sink = locked(&w.sink).clone();
+            if let Some(sink) = sink {
+                sink.call(
+                    ExitEvent { token, exit_code, signal, source: source.to_owned() },
+                    ThreadsafeFunctionCallMode::NonBlocking,
+                );
+            }
+        }
+    }
+}
+
+fn exit_watcher() -> Result<Arc<ExitWatcher>> {
+    let mut slot = locked(&EXIT_WATCHER);
+    if let Some(w) = slot.as_ref() {
+        return Ok(w.clone());
+    }
+    let epoll = epoll_create().map_err(|errno| errno_error(errno, "epoll_create1"))?;
+    let w = Arc::new(ExitWatcher {
+        epoll,
+        watched: Mutex::new(HashMap::new()),
+        next_token: AtomicU32::new(1),
+        sink: Mutex::new(None),
+    });
+    let for_thread = w.clone();
+    std::thread::Builder::new()
+        .name("tsoci-exits".to_owned())
+        .stack_size(256 * 1024)
+        .spawn(move || run_exit_watcher(for_thread))
+        .map_err(|e| errno_error(e.raw_os_error().unwrap_or(libc::EAGAIN), "spawning the exit watcher thread"))?;
+    *slot = Some(w.clone());
+    Ok(w)
+}
+
+/// Sets the function that receives every `ExitEvent` (replacing an earlier
+/// one). It does not keep the event loop alive: callers that wait hold a
+/// handle of their own. One per process (the main thread's).
+#[napi(ts_args_type = "callback: (event: ExitEvent) => void")]
+pub fn exit_watch_init(callback: ExitSink) -> Result<()> {
+    let w = exit_watcher()?;
+    *locked(&w.sink) = Some(Arc::new(callback));
+    Ok(())
+}
+
+/// Starts watching `pid` (checked against `startTime` through its pidfd) and
+/// returns the token its `ExitEvent` will carry. A zombie is reported at
+/// once. `ESRCH` if the process is gone (reaped) or the pid was reused.
+#[napi]
+pub fn exit_watch_add(pid: u32, start_time: i64) -> Result<u32> {
+    let start_time = start_time_arg(start_time)?;
+    let w = exit_watcher()?;
+    let pidfd = tsoci_state::open_pidfd(pid, start_time).map_err(state_err)?;
+    let raw = pidfd.as_raw_fd();
+    let mut token = w.next_token.fetch_add(1, Ordering::Relaxed);
+    if token == 0 {
+        token = w.next_token.fetch_add(1, Ordering::Relaxed);
+    }
+    // In the map before epoll can report it.
+    locked(&w.watched).insert(token, Watched { pidfd, pid, start_time });
+    if let Err(errno) = epoll_ctl(w.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, raw, token) {
+        locked(&w.watched).remove(&token);
+        return Err(errno_error(errno, &format!("watching pid {pid}")));
+    }
+    Ok(token)
+}
+
+/// Stops a watch; no event follows. False if it already fired or never existed.
+#[napi]
+pub fn exit_watch_cancel(token: u32) -> Result<bool> {
+    let w = exit_watcher()?;
+    let Some(watched) = locked(&w.watched).remove(&token) else { return Ok(false) };
+    let _ = epoll_ctl(
+        w.epoll.as_raw_fd(),
+        libc::EPOLL_CTL_DEL,
+        watched.pidfd.as_raw_fd(),
+        token,
+    );
+    Ok(true)
+}
+
+// ---------------------------------------------------------------------- pipes
+
+/// A pipe as `[readFd, writeFd]`, both CLOEXEC (a container gets its end
+/// through an explicit stdio entry, never by inheritance). Close each with
+/// `closeFd` or hand it to a stream that owns it.
+#[napi]
+pub fn make_pipe() -> Result<Vec<i32>> {
+    let mut fds = [-1i32; 2];
+    // SAFETY: `fds` is a writable array of two ints, as pipe2 requires.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    if rc != 0 {
+        return Err(errno_error(last_errno(), "pipe2"));
+    }
+    Ok(fds.to_vec())
+}

@@ -66,6 +66,37 @@ export declare function compileSeccomp(json: string): CompiledSeccomp
  */
 export declare function createContainerDir(root: string, id: string): ContainerLock
 
+/**
+ * How a watched process ended. `source` says how the status was learnt:
+ * `waitid` (it was this process's child, now reaped), `pidfd` (another
+ * parent reaped it; PIDFD_GET_INFO, Linux 6.15+), `proc` (read from the
+ * zombie's /proc/<pid>/stat before its parent reaped it), or `unknown` (then
+ * both fields are null).
+ */
+export interface ExitEvent {
+  token: number
+  exitCode?: number
+  signal?: number
+  source: string
+}
+
+/**
+ * Starts watching `pid` (checked against `startTime` through its pidfd) and
+ * returns the token its `ExitEvent` will carry. A zombie is reported at
+ * once. `ESRCH` if the process is gone (reaped) or the pid was reused.
+ */
+export declare function exitWatchAdd(pid: number, startTime: number): number
+
+/** Stops a watch; no event follows. False if it already fired or never existed. */
+export declare function exitWatchCancel(token: number): boolean
+
+/**
+ * Sets the function that receives every `ExitEvent` (replacing an earlier
+ * one). It does not keep the event loop alive: callers that wait hold a
+ * handle of their own. One per process (the main thread's).
+ */
+export declare function exitWatchInit(callback: (event: ExitEvent) => void): void
+
 /** True if `pid` exists, is not a zombie, and started at `startTime`. */
 export declare function isAlive(pid: number, startTime: number): boolean
 
@@ -90,6 +121,13 @@ export declare function lockContainer(root: string, id: string, timeoutMs?: numb
  * on the main thread.
  */
 export declare function lockContainerAsync(root: string, id: string, timeoutMs?: number | undefined | null): Promise<ContainerLock>
+
+/**
+ * A pipe as `[readFd, writeFd]`, both CLOEXEC (a container gets its end
+ * through an explicit stdio entry, never by inheritance). Close each with
+ * `closeFd` or hand it to a stream that owns it.
+ */
+export declare function makePipe(): Array<number>
 
 /** mkfifo with exactly `mode` (default 0o622), undoing the umask. */
 export declare function mkfifo(path: string, mode?: number | undefined | null): void

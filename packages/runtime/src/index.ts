@@ -1,5 +1,16 @@
+export { ContainerAbortError } from './abort.js';
 export { BundleError, writeDefaultConfig } from './bundle.js';
+export {
+  Container,
+  type ContainerExecOptions,
+  type ContainerOptions,
+  ContainerProcess,
+  type ContainerSource,
+  type ExecProcess,
+} from './container.js';
 export { ContainerError } from './errors.js';
+export type { ContainerEvent, ContainerEventType } from './events.js';
+export type { ContainerExit } from './exits.js';
 export { features, OCI_VERSION_MIN } from './features.js';
 export type { InitPlan, NamespacePlan, ProcessPlan } from './plan.js';
 export {
@@ -16,3 +27,4 @@ export {
 } from './runtime.js';
 export { parseSignal, signalName } from './signals.js';
 export type { ContainerStatus, OciState } from './state.js';
+export type { StdioEntry, StdioOption } from './stdio.js';

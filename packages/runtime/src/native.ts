@@ -564,3 +564,58 @@ export function closeFd(fd: number): void {
   checkFd(fd, 'fd');
   call({}, () => native().closeFd(fd));
 }
+
+/**
+ * How a watched process ended. `source`: `waitid` (it was this process's
+ * child and is now reaped), `pidfd` (another parent reaped it; the kernel
+ * kept its status, Linux 6.15+), `proc` (read from the zombie before its
+ * parent reaped it), `unknown` (exitCode and signal both null).
+ */
+export interface ExitReport {
+  token: number;
+  exitCode: number | null;
+  signal: number | null;
+  source: 'waitid' | 'pidfd' | 'proc' | 'unknown';
+}
+
+/**
+ * Routes every exit reported by the addon's watcher thread (one thread, in
+ * epoll_wait on pidfds: no polling, no libuv pool thread) to `onExit`. The
+ * addon keeps a single callback per process: a later call replaces it.
+ */
+export function exitWatchInit(onExit: (report: ExitReport) => void): void {
+  call({}, () =>
+    native().exitWatchInit((e) =>
+      onExit({
+        token: e.token,
+        exitCode: e.exitCode ?? null,
+        signal: e.signal ?? null,
+        source: e.source as ExitReport['source'],
+      }),
+    ),
+  );
+}
+
+/**
+ * Watches `pid` (verified against `startTime` through its pidfd); returns the
+ * token its report will carry. An exited child of this process is reaped by
+ * the watcher. {@link NativeErrorCode.PROCESS_GONE} if it is already reaped
+ * or the pid was reused.
+ */
+export function exitWatchAdd(pid: number, startTime: number): number {
+  checkPid(pid);
+  checkStartTime(startTime);
+  return call({}, () => native().exitWatchAdd(pid, startTime));
+}
+
+/** Stops a watch; no report follows. False if it already fired. */
+export function exitWatchCancel(token: number): boolean {
+  return call({}, () => native().exitWatchCancel(token));
+}
+
+/** A new pipe `[readFd, writeFd]`, both CLOEXEC. */
+export function makePipe(): [number, number] {
+  const [r, w] = call({}, () => native().makePipe());
+  if (r === undefined || w === undefined) throw new Error('pipe2 returned no fds');
+  return [r, w];
+}

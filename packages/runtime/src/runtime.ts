@@ -7,6 +7,7 @@ import { initBinaryPath } from '@ts-oci/namespaces';
 import type { Config, DeviceCgroup, Resources } from '@ts-oci/spec';
 import { SpecValidationError } from '@ts-oci/spec/errors';
 import { OCI_RUNTIME_SPEC_VERSION } from '@ts-oci/spec/tables';
+import type { Container, ContainerOptions, ContainerSource } from './container.js';
 import { ContainerError } from './errors.js';
 import { InitChannel, initError } from './init-channel.js';
 import * as native from './native.js';
@@ -51,6 +52,11 @@ export interface CreateOptions {
   noPivot?: boolean;
   noNewKeyring?: boolean;
   stdio?: StdioFds;
+  /**
+   * The config to use instead of `<bundle>/config.json` (validated the same
+   * way); a relative `root.path` is resolved against `bundle`.
+   */
+  config?: Config;
 }
 
 export interface RunOptions extends CreateOptions {
@@ -125,7 +131,8 @@ export class Runtime {
   async create(opts: CreateOptions): Promise<OciState> {
     native.validateId(opts.id);
     const bundleDir = resolve(opts.bundle ?? '.');
-    const config = await loadConfig(bundleDir);
+    const config =
+      opts.config === undefined ? await loadConfig(bundleDir) : await checkConfig(opts.config);
     const fifo = join(this.root, opts.id, EXEC_FIFO);
     // Everything that can be checked is checked here, before any side effect.
     // The planner (schemas, mount tables, seccomp) loads only for create.
@@ -328,6 +335,27 @@ export class Runtime {
     return cgroupManagerFromPaths(state.cgroup, {
       onWarning: (w) => this.logFn('warning', `${w.field}: ${w.message}`),
     });
+  }
+
+  /**
+   * A {@link Container} object for an existing container (made by this
+   * process, another one, or the CLI). ECONTAINER_NOT_FOUND if there is none.
+   */
+  async container(id: string): Promise<Container> {
+    const { openContainer } = await import('./container.js');
+    return openContainer(this, id);
+  }
+
+  /** Creates a container from a bundle, or from a config object and a rootfs. */
+  async createContainer(source: ContainerSource, opts?: ContainerOptions): Promise<Container> {
+    const { createContainer } = await import('./container.js');
+    return createContainer(this, source, opts);
+  }
+
+  /** createContainer + start. */
+  async runContainer(source: ContainerSource, opts?: ContainerOptions): Promise<Container> {
+    const { runContainer } = await import('./container.js');
+    return runContainer(this, source, opts);
   }
 
   /** Runs the user process of a created container. */
@@ -776,6 +804,11 @@ export async function validateBundle(bundle: string): Promise<{ path: string; me
   }
   const { validatePlan } = await import('./plan.js');
   return validatePlan(raw, { id: 'validate', bundleDir });
+}
+
+async function checkConfig(input: Config): Promise<Config> {
+  const { parseConfig } = await import('@ts-oci/spec');
+  return parseConfig(input);
 }
 
 async function loadConfig(bundleDir: string): Promise<Config> {

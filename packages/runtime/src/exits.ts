@@ -1,0 +1,93 @@
+import * as native from './native.js';
+import { signalName } from './signals.js';
+
+/**
+ * How a container or exec'd process ended. `exitCode` is 128+n when it was
+ * killed by signal n (runc's convention, as `Runtime.run`). Both are null
+ * when the status cannot be known: the process was not this process's child
+ * and its parent reaped it on a kernel without PIDFD_INFO_EXIT (< 6.15).
+ */
+export interface ContainerExit {
+  exitCode: number | null;
+  signal: string | null;
+}
+
+export const UNKNOWN_EXIT: ContainerExit = Object.freeze({ exitCode: null, signal: null });
+
+export function toContainerExit(r: {
+  exitCode: number | null;
+  signal: number | null;
+}): ContainerExit {
+  if (r.signal !== null) return { exitCode: 128 + r.signal, signal: signalName(r.signal) };
+  if (r.exitCode !== null) return { exitCode: r.exitCode, signal: null };
+  return UNKNOWN_EXIT;
+}
+
+const waiting = new Map<number, (report: native.ExitReport) => void>();
+let routed = false;
+
+/**
+ * Resolves when `pid` (started at `startTime`) exits; an exited child of this
+ * process is reaped on the way. The watch itself does not keep the event loop
+ * alive (see {@link holdEventLoop}). A process that is already gone resolves
+ * at once with an unknown status.
+ */
+export function watchExit(
+  pid: number,
+  startTime: number,
+): { exited: Promise<native.ExitReport>; cancel: () => void } {
+  if (!routed) {
+    native.exitWatchInit((report) => {
+      const resolve = waiting.get(report.token);
+      waiting.delete(report.token);
+      resolve?.(report);
+    });
+    routed = true;
+  }
+  let token: number;
+  try {
+    token = native.exitWatchAdd(pid, startTime);
+  } catch (err) {
+    if (
+      err instanceof native.NativeRuntimeError &&
+      err.code === native.NativeErrorCode.PROCESS_GONE
+    ) {
+      const gone: native.ExitReport = { token: 0, exitCode: null, signal: null, source: 'unknown' };
+      return { exited: Promise.resolve(gone), cancel: () => {} };
+    }
+    throw err;
+  }
+  const exited = new Promise<native.ExitReport>((resolve) => waiting.set(token, resolve));
+  return {
+    exited,
+    cancel: () => {
+      if (native.exitWatchCancel(token)) waiting.delete(token);
+    },
+  };
+}
+
+// The longest delay a Node timer accepts: the timer below exists only to be
+// a ref'd handle and fires about once every 24 days.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+let holders = 0;
+let keepAlive: NodeJS.Timeout | undefined;
+
+/**
+ * Keeps the event loop alive while someone awaits an exit (the addon's
+ * callback is weak, so an idle program with containers still running may
+ * end, as a detached launcher should). Returns the release function.
+ */
+export function holdEventLoop(): () => void {
+  holders += 1;
+  keepAlive ??= setInterval(() => {}, MAX_TIMER_MS);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    holders -= 1;
+    if (holders === 0 && keepAlive) {
+      clearInterval(keepAlive);
+      keepAlive = undefined;
+    }
+  };
+}
