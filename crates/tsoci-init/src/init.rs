@@ -109,6 +109,20 @@ impl Sync {
         });
     }
 
+    /// Drops this process's reference to the socket, so the parent sees EOF
+    /// as soon as the other holders (a process about to execve) are gone.
+    /// The fd number is kept, now /dev/null, because `self` still owns it;
+    /// later sends fail (ENOTSOCK) and are best effort anyway.
+    pub fn release(&self) -> Result<(), Failure> {
+        let null = rustix::fs::open(
+            "/dev/null",
+            rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| Failure::sys("open /dev/null", e))?;
+        replace_fd(null.as_fd(), &self.fd).map_err(|e| Failure::sys("releasing the sync socket", e))
+    }
+
     /// Best effort: the parent may already be gone.
     pub fn error(&self, f: &Failure) {
         let _ = self.send(&ToParent::Error {
@@ -116,6 +130,19 @@ impl Sync {
             errno: f.errno,
         });
     }
+}
+
+/// Makes `target` refer to what `source` refers to (dup3, close-on-exec),
+/// atomically: `target` is never a closed or reused fd number meanwhile.
+fn replace_fd(source: BorrowedFd<'_>, target: &OwnedFd) -> Result<(), Errno> {
+    // SAFETY: both fds are open and owned by the caller for the duration of
+    // the call; dup3 only changes what the `target` number refers to, and
+    // `target` keeps its single owner, so nothing is closed twice.
+    let rc = unsafe { libc::dup3(source.as_raw_fd(), target.as_raw_fd(), libc::O_CLOEXEC) };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
 }
 
 struct FdReader<'a>(BorrowedFd<'a>);
@@ -287,6 +314,11 @@ fn stage0(sync: &Sync, fail_code: &mut i32, first_ppid: i32) -> Result<i32, Fail
                 ));
             }
             if c.plan.mode == Mode::Exec && c.plan.wait {
+                // The parent learns that the process runs (or failed to
+                // execve: its error frame comes first) by EOF, as in detached
+                // mode; holding the socket until the process ends would keep
+                // the parent waiting, and the container locked, all that time.
+                sync.release()?;
                 sys::forward_signals_to(pid);
                 let ended = sys::wait_for(pid)
                     .map_err(|e| Failure::sys(format!("waiting for process {pid}"), e))?;
