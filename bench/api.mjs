@@ -23,11 +23,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { fmt, makeBusyboxBundle, median, PATH_ONLY, which } from './lib.mjs';
+import {
+  fmt,
+  HIDE_UNIFIED,
+  isHybridCgroupHost,
+  makeBusyboxBundle,
+  median,
+  PATH_ONLY,
+  UNSHARE,
+  which,
+} from './lib.mjs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const UNSHARE = '/usr/bin/unshare';
-const HIDE_UNIFIED = 'umount /sys/fs/cgroup/unified && exec "$0" "$@"';
 
 function parseArgs(argv) {
   const o = { iterations: 20, count: 100, parallel: 8, crun: which('crun') };
@@ -61,16 +68,6 @@ function run(file, args) {
       resolve({ code, stderr });
     });
   });
-}
-
-function isHybridCgroupHost() {
-  try {
-    return readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .some((l) => l.includes(' /sys/fs/cgroup/unified ') && l.includes(' - cgroup2 '));
-  } catch {
-    return false;
-  }
 }
 
 function exited(pid) {

@@ -19,6 +19,22 @@ export const PATH_ONLY = {
 
 export const BUSYBOX = '/bin/busybox';
 
+// crun 1.8 refuses a hybrid cgroup host; it runs as
+// `unshare -m sh -c HIDE_UNIFIED crun ...`, which hides the cgroup2 mount.
+export const UNSHARE = '/usr/bin/unshare';
+export const HIDE_UNIFIED = 'umount /sys/fs/cgroup/unified && exec "$0" "$@"';
+
+/** Whether /sys/fs/cgroup/unified is a cgroup2 mount (v1 controllers plus v2). */
+export function isHybridCgroupHost() {
+  try {
+    return readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .some((l) => l.includes(' /sys/fs/cgroup/unified ') && l.includes(' - cgroup2 '));
+  } catch {
+    return false;
+  }
+}
+
 /** The absolute path of `name` on PATH, or null. */
 export function which(name) {
   const r = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8', env: PATH_ONLY });

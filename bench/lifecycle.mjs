@@ -23,14 +23,21 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { fmt, makeBusyboxBundle, median, PATH_ONLY, which } from './lib.mjs';
+import {
+  fmt,
+  HIDE_UNIFIED,
+  isHybridCgroupHost,
+  makeBusyboxBundle,
+  median,
+  PATH_ONLY,
+  UNSHARE,
+  which,
+} from './lib.mjs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 // Containers in the root that the `list` row lists.
 const LIST_SIZE = 20;
 const GNU_TIME = '/usr/bin/time';
-const UNSHARE = '/usr/bin/unshare';
-const HIDE_UNIFIED = 'umount /sys/fs/cgroup/unified && exec "$0" "$@"';
 
 // ---------------------------------------------------------------- options
 
@@ -100,16 +107,6 @@ function exec(file, args, { stdio = ['ignore', 'ignore', 'pipe'], cwd } = {}) {
       });
     });
   });
-}
-
-function isHybridCgroupHost() {
-  try {
-    return readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .some((l) => l.includes(' /sys/fs/cgroup/unified ') && l.includes(' - cgroup2 '));
-  } catch {
-    return false;
-  }
 }
 
 function versionOf(file, prefix) {

@@ -52,3 +52,9 @@ export function abortable<T>(
     );
   });
 }
+
+/** Runs `onAbort` once when `signal` aborts; returns what stops listening. */
+export function onceAborted(signal: AbortSignal, onAbort: () => void): () => void {
+  signal.addEventListener('abort', onAbort, { once: true });
+  return () => signal.removeEventListener('abort', onAbort);
+}

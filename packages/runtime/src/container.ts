@@ -2,7 +2,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { CgroupStats } from '@ts-oci/cgroups';
 import type { Config, Resources } from '@ts-oci/spec';
-import { abortable, ContainerAbortError } from './abort.js';
+import { abortable, ContainerAbortError, onceAborted } from './abort.js';
 import { ContainerError } from './errors.js';
 import { type ContainerEvent, EventHub } from './events.js';
 import {
@@ -296,12 +296,10 @@ export class Container implements AsyncDisposable {
 
   /** @internal Ties the container's life to `signal` (see ContainerOptions.signal). */
   bindSignal(signal: AbortSignal): void {
-    const onAbort = () => {
+    this.#unbindSignal = onceAborted(signal, () => {
       this.#abortedBy = signal;
       void this.#killForAbort();
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    this.#unbindSignal = () => signal.removeEventListener('abort', onAbort);
+    });
   }
 
   async #killForAbort(): Promise<void> {
@@ -526,12 +524,10 @@ export class ContainerProcess {
 
   /** @internal */
   bindSignal(signal: AbortSignal): void {
-    const onAbort = () => {
+    this.#unbindSignal = onceAborted(signal, () => {
       this.#abortedBy = signal;
       void this.#killForAbort();
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    this.#unbindSignal = () => signal.removeEventListener('abort', onAbort);
+    });
   }
 
   async #killForAbort(): Promise<void> {
