@@ -6,7 +6,7 @@
  * the input (hostile JSON, cycles, throwing getters), because callers such as
  * `tsoci create` must turn every bad input into one clean error message.
  */
-import type * as z from './internal/z.js';
+
 import { type SpecIssue, SpecValidationError } from './errors.js';
 import { type ImageConfig, ImageConfigSchema } from './image/config.js';
 import { type Descriptor, DescriptorSchema } from './image/descriptor.js';
@@ -22,6 +22,7 @@ import { type Manifest, ManifestSchema } from './image/manifest.js';
 import { errorMap, formatPath, unescapeSegments } from './internal/issues.js';
 import { decode, type Segment, validationView } from './internal/json.js';
 import { describeError } from './internal/show.js';
+import type * as z from './internal/z.js';
 import { type Config, ConfigSchema } from './runtime/config.js';
 import { type Features, FeaturesSchema } from './runtime/features.js';
 import { type State, StateSchema } from './runtime/state.js';

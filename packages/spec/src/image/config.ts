@@ -5,13 +5,14 @@
  * to being absent"; the schema only allows null for four fields. Docker and
  * others do write nulls, so every optional field here is `.nullish()`.
  */
-import * as z from '../internal/z.js';
+
 import {
   DIGEST_PATTERN,
   isRfc3339DateTime,
   REGISTERED_DIGEST_ENCODINGS,
 } from '../internal/formats.js';
 import { show } from '../internal/show.js';
+import * as z from '../internal/z.js';
 import { mapOf, stringMap } from '../internal/zod.js';
 
 const DateTimeSchema = z.string().check((ctx) => {

@@ -2,7 +2,7 @@
  * Content descriptors and platforms (image-spec descriptor.md,
  * image-index.md, schema/content-descriptor.json).
  */
-import * as z from '../internal/z.js';
+
 import {
   DIGEST_PATTERN,
   isBase64,
@@ -11,6 +11,7 @@ import {
   REGISTERED_DIGEST_ENCODINGS,
 } from '../internal/formats.js';
 import { show } from '../internal/show.js';
+import * as z from '../internal/z.js';
 import { int64, pattern, stringMap } from '../internal/zod.js';
 
 export const MediaTypeSchema = pattern(MEDIA_TYPE_PATTERN, 'a media type (type/subtype)');

@@ -3,8 +3,9 @@
  * layout): `manifest.json` and the legacy `repositories`. Neither has an
  * official JSON schema; the shapes follow what docker writes.
  */
-import * as z from '../internal/z.js';
+
 import { show } from '../internal/show.js';
+import * as z from '../internal/z.js';
 import { mapOf, stringMap } from '../internal/zod.js';
 import { DescriptorSchema } from './descriptor.js';
 

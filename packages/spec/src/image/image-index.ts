@@ -1,6 +1,7 @@
 /** Image indexes (image-spec image-index.md, schema/image-index-schema.json). */
-import * as z from '../internal/z.js';
+
 import { show } from '../internal/show.js';
+import * as z from '../internal/z.js';
 import { isObject, stringMap, withRules } from '../internal/zod.js';
 import { DescriptorSchema, MediaTypeSchema } from './descriptor.js';
 import { SchemaVersionSchema } from './manifest.js';

@@ -1,6 +1,7 @@
 /** Image manifests (image-spec manifest.md, schema/image-manifest-schema.json). */
-import * as z from '../internal/z.js';
+
 import { show } from '../internal/show.js';
+import * as z from '../internal/z.js';
 import { integer, isObject, stringMap, withRules } from '../internal/zod.js';
 import { DescriptorSchema, MediaTypeSchema } from './descriptor.js';
 import { DOCKER_MEDIA_TYPES, OCI_MEDIA_TYPES } from './media-types.js';

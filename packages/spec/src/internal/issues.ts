@@ -2,9 +2,10 @@
  * Turning zod issues into tsoci's `path: rule` lines, e.g.
  * `linux.resources.memory.limit: expected an integer, got "1G"`.
  */
-import type * as z from './z.js';
+
 import { type Segment, unescapeKey } from './json.js';
 import { show } from './show.js';
+import type * as z from './z.js';
 
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 

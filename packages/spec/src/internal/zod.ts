@@ -3,8 +3,9 @@
  * JSON-schema notion (uint32, a pattern, an enum, a string map) is checked and
  * reported the same way everywhere.
  */
-import * as z from './z.js';
+
 import { show } from './show.js';
+import * as z from './z.js';
 
 /** Where a prose rule reports its problem, relative to the checked value. */
 export type Report = (rule: string, path: readonly (string | number)[], message: string) => void;

@@ -6,8 +6,9 @@
  * written back is unchanged. Unknown values of enumerated fields are errors
  * (config.md#valid-values).
  */
-import * as z from '../internal/z.js';
+
 import { show } from '../internal/show.js';
+import * as z from '../internal/z.js';
 import {
   anyInteger,
   int32,

@@ -2,9 +2,10 @@
  * Definitions shared by config, state and features: runtime-spec
  * schema/defs.json, plus the prose rules that apply wherever they are used.
  */
-import * as z from '../internal/z.js';
+
 import { isSemver } from '../internal/formats.js';
 import { show } from '../internal/show.js';
+import * as z from '../internal/z.js';
 import { integer, isObject, stringMap, uint32, withRules } from '../internal/zod.js';
 
 /**

@@ -6,9 +6,10 @@
  * ("null MUST NOT be confused with an empty value"), which the JSON schema
  * forgets; hence `.nullish()` throughout.
  */
-import * as z from '../internal/z.js';
+
 import { compareSemver, isSemver } from '../internal/formats.js';
 import { show } from '../internal/show.js';
+import * as z from '../internal/z.js';
 import { isObject, pattern, withRules } from '../internal/zod.js';
 import {
   CAPABILITY_PATTERN,

@@ -2,8 +2,9 @@
  * The `linux` section of config.json (config-linux.md, schema/config-linux.json
  * and schema/defs-linux.json).
  */
-import * as z from '../internal/z.js';
+
 import { show } from '../internal/show.js';
+import * as z from '../internal/z.js';
 import {
   int64,
   isAbsolutePath,

@@ -1,6 +1,7 @@
 /** The container state (runtime.md#state, schema/state-schema.json). */
-import * as z from '../internal/z.js';
+
 import { show } from '../internal/show.js';
+import * as z from '../internal/z.js';
 import { integer, isAbsolutePath, isObject, withRules } from '../internal/zod.js';
 import { CONTAINER_STATUSES, EXTRA_CONTAINER_STATUSES } from '../tables.js';
 import { AnnotationsSchema, OciVersionSchema } from './defs.js';
