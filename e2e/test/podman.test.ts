@@ -101,22 +101,7 @@ describe.skipIf(!usable)(`podman driving ${rt.name}`, () => {
     }
     const tar = path.join(dir, 'rootfs.tar');
     execFileSync('tar', ['-C', rootfs, '-cf', tar, '.']);
-    const r = spawnSync(
-      PODMAN,
-      [
-        '--root',
-        path.join(dir, 'storage'),
-        '--runroot',
-        path.join(dir, 'run'),
-        '--storage-driver',
-        'vfs',
-        'import',
-        tar,
-        IMAGE,
-      ],
-      { encoding: 'utf8', env: { PATH: basePath } },
-    );
-    if (r.status !== 0) throw new Error(`podman import: ${r.stderr}`);
+    podman(['import', tar, IMAGE]);
   }, 120_000);
 
   afterAll(() => {

@@ -154,6 +154,28 @@ function aborted(signal: AbortSignal, id: string, what: string): ContainerAbortE
   return new ContainerAbortError(what, { id, cause: signal.reason });
 }
 
+/**
+ * `wait()` of a container or an exec'd process: `exit`, keeping the event
+ * loop alive meanwhile; aborting `signal` runs `kill` and rejects with an
+ * AbortError (also when the abort came through the container's own signal).
+ */
+async function waitForExit(
+  exit: Promise<ContainerExit>,
+  signal: AbortSignal | undefined,
+  kill: () => Promise<void>,
+  o: { id: string; what: string; abortedBy: () => AbortSignal | undefined },
+): Promise<ContainerExit> {
+  const release = holdEventLoop();
+  try {
+    const status = await abortable(exit, signal, kill, `waiting for ${o.what}`, o.id);
+    const by = o.abortedBy();
+    if (by) throw aborted(by, o.id, o.what);
+    return status;
+  } finally {
+    release();
+  }
+}
+
 /** Implements `Runtime.createContainer`. */
 export async function createContainer(
   rt: Runtime,
@@ -376,21 +398,11 @@ export class Container implements AsyncDisposable {
    * Aborting `signal` kills the container and rejects with an AbortError.
    */
   async wait(opts: { signal?: AbortSignal } = {}): Promise<ContainerExit> {
-    const release = holdEventLoop();
-    try {
-      const status = await abortable(
-        this.#exit,
-        opts.signal,
-        () => this.#killForAbort(),
-        `waiting for container ${this.id}`,
-        this.id,
-      );
-      const by = this.#abortedBy;
-      if (by) throw aborted(by, this.id, `container ${this.id}`);
-      return status;
-    } finally {
-      release();
-    }
+    return waitForExit(this.#exit, opts.signal, () => this.#killForAbort(), {
+      id: this.id,
+      what: `container ${this.id}`,
+      abortedBy: () => this.#abortedBy,
+    });
   }
 
   /**
@@ -564,22 +576,11 @@ export class ContainerProcess {
 
   /** How the process ended (see Container.wait); aborting `signal` kills it and rejects with an AbortError. */
   async wait(opts: { signal?: AbortSignal } = {}): Promise<ContainerExit> {
-    const release = holdEventLoop();
-    try {
-      const status = await abortable(
-        this.#exit,
-        opts.signal,
-        () => this.#killForAbort(),
-        `waiting for process ${this.pid} in container ${this.containerId}`,
-        this.containerId,
-      );
-      const by = this.#abortedBy;
-      if (by)
-        throw aborted(by, this.containerId, `process ${this.pid} in container ${this.containerId}`);
-      return status;
-    } finally {
-      release();
-    }
+    return waitForExit(this.#exit, opts.signal, () => this.#killForAbort(), {
+      id: this.containerId,
+      what: `process ${this.pid} in container ${this.containerId}`,
+      abortedBy: () => this.#abortedBy,
+    });
   }
 
   /** Closes this side's streams (the process keeps running). */
