@@ -313,6 +313,13 @@ fn stage0(sync: &Sync, fail_code: &mut i32, first_ppid: i32) -> Result<i32, Fail
                     Some("ECHILD"),
                 ));
             }
+            if c.plan.mode == Mode::Exec && sys::read_byte(done_r.as_fd()).unwrap_or(false) {
+                // `f`: its execve failed (it sent its own error frame). Reap
+                // it here: an orphaned zombie would go to whoever adopts
+                // orphans, a subreaper caller or nobody who waits for it.
+                let _ = sys::wait_for(pid);
+                return Ok(*fail_code);
+            }
             if c.plan.mode == Mode::Exec && c.plan.wait {
                 // The parent learns that the process runs (or failed to
                 // execve: its error frame comes first) by EOF, as in detached
@@ -483,8 +490,30 @@ fn container(
     set_pdeathsig(None)?;
     sys::write_all(done_w.as_fd(), b"d")
         .map_err(|e| Failure::sys("signalling stage 0 (done byte)", e))?;
-    drop(done_w);
     drop(go_r);
+    if create {
+        drop(done_w);
+        return exec_container(c, &program, &argv, &envp, fifo);
+    }
+    // Exec mode: the done pipe stays open until execve closes it (close-on-
+    // exec), and a failure says so with an `f`, so that stage 0 can reap a
+    // process that never ran instead of orphaning its zombie.
+    let Err(f) = exec_container(c, &program, &argv, &envp, fifo);
+    let _ = sys::write_all(done_w.as_fd(), b"f");
+    Err(f)
+}
+
+/// The end of the container process: the exec fifo (create), the late
+/// seccomp filter, execve. Returns only on failure.
+fn exec_container(
+    c: &Checked,
+    program: &std::ffi::CStr,
+    argv: &[std::ffi::CString],
+    envp: &[std::ffi::CString],
+    fifo: Option<OwnedFd>,
+) -> Result<Infallible, Failure> {
+    let p = &c.plan.process;
+    let create = c.plan.mode == Mode::Create;
 
     if let Some(fifo) = fifo {
         let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());

@@ -585,6 +585,7 @@ export class Runtime {
     const lock = await this.lock(id);
     let channel: InitChannel | undefined;
     let pid = 0;
+    let initFailed = false;
     try {
       const state = readState(lock, id);
       const status = await this.statusOf(state);
@@ -619,14 +620,24 @@ export class Runtime {
         const m = await channel.next();
         if (m === null) break; // the process exec'd: the sync socket closed on execve
         if (m.type === 'log') this.logFn(m.level, m.msg);
-        else if (m.type === 'error') throw initError(id, m);
-        else if (m.type === 'child') pid = m.pid;
+        else if (m.type === 'error') {
+          initFailed = true;
+          throw initError(id, m);
+        } else if (m.type === 'child') pid = m.pid;
       }
       if (opts.pidFile) await writePidFile(opts.pidFile, pid);
     } catch (err) {
       if (channel) {
-        channel.child.kill('SIGKILL');
-        await channel.exited;
+        // After an error frame the init's first stage reaps the failed
+        // process and exits by itself: killing it first would orphan that
+        // zombie to a subreaper caller (and a container whose pid 1 then
+        // waits for it forever). Anything else, or a stage that lingers,
+        // is killed.
+        const exited = initFailed ? await settlesWithin(channel.exited, 5_000) : false;
+        if (!exited) {
+          channel.child.kill('SIGKILL');
+          await channel.exited;
+        }
       }
       throw err;
     } finally {
@@ -963,6 +974,19 @@ function killQuietly(pid: number, startTime: number): void {
     native.signalProcess(pid, startTime, 9);
   } catch {
     // Already gone (or reused): nothing of ours to kill.
+  }
+}
+
+/** Whether `p` settles within `ms`. */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((r) => {
+    timer = setTimeout(() => r(false), ms);
+  });
+  try {
+    return await Promise.race([p.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { type Config, defaultConfig } from '@ts-oci/spec';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Container, ContainerError, type ContainerEvent, Runtime } from '../src/index.js';
-import { busyboxBundle, tempRoot, uniqueId } from './fixtures.js';
+import { busyboxBundle, tempRoot, uniqueId, zombieChildren } from './fixtures.js';
 
 // Real containers: root only (CI runs as root).
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -233,6 +233,9 @@ describe('Container objects (root)', () => {
     await expect(c.exec({ args: ['/no/such/binary'] }, { stdio: 'ignore' })).rejects.toMatchObject({
       code: ContainerError.INIT_FAILED,
     });
+    // The init reaped the process that failed its execve: an orphaned zombie
+    // here would keep the container's pid 1 from ever finishing its exit.
+    expect(zombieChildren()).toEqual([]);
     await c.delete({ force: true });
   });
 
