@@ -303,7 +303,11 @@ mod tests {
 
     #[test]
     fn unshare_options() {
-        let a = parse("nsenter", &s(&["--target", "7", "--argv0", "hook", "--", "/bin/x", "a"])).unwrap();
+        let a = parse(
+            "nsenter",
+            &s(&["--target", "7", "--argv0", "hook", "--", "/bin/x", "a"]),
+        )
+        .unwrap();
         assert_eq!(a.argv0.as_deref(), Some("hook"));
         assert_eq!(a.argv, vec!["/bin/x", "a"]);
         assert!(parse("nsenter", &s(&["--target", "7", "--argv0"]))

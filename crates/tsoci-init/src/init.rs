@@ -532,7 +532,7 @@ fn exec_container(
         // As late as possible: the filter need not allow the setup syscalls.
         seccomp::install_filter(prog, *flags)?;
     }
-    let e = sys::execve(&program, &argv, &envp);
+    let e = sys::execve(program, argv, envp);
     let f = Failure::sys(format!("exec {:?}", p.args[0]), e);
     if create {
         // `create` has returned by now; the container's stderr is the only reader left.

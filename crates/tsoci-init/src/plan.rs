@@ -240,8 +240,12 @@ pub fn check(plan: InitPlan) -> Result<Checked, String> {
         ("domainname", &plan.domainname),
     ] {
         if let Some(v) = value {
-            if !ns.is_new(NamespaceKind::Uts) {
-                return Err(bad(field, "setting it needs a new uts namespace"));
+            // Joined by path is fine: the name is set in that namespace.
+            if !ns.has(NamespaceKind::Uts) {
+                return Err(bad(
+                    field,
+                    "setting it needs a uts namespace (new or joined)",
+                ));
             }
             if v.len() > 64 || v.contains('\0') {
                 return Err(bad(
@@ -528,11 +532,15 @@ mod tests {
     }
 
     #[test]
-    fn hostname_needs_new_uts() {
-        let with_host = minimal("").replace(r#""process""#, r#""hostname":"box","process""#);
-        let e = parse(&with_host).unwrap_err();
+    fn hostname_needs_a_uts_namespace() {
+        // Joined by path (as `minimal` does): set in that namespace.
+        let joined = minimal("").replace(r#""process""#, r#""hostname":"box","process""#);
+        assert!(parse(&joined).is_ok());
+        // None at all: it would be the host's.
+        let none = joined.replace(r#""type":"uts""#, r#""type":"ipc""#);
+        let e = parse(&none).unwrap_err();
         assert!(
-            e.contains("hostname: setting it needs a new uts namespace"),
+            e.contains("hostname: setting it needs a uts namespace (new or joined)"),
             "{e}"
         );
     }

@@ -363,7 +363,7 @@ fn bad_plan_is_refused_before_any_side_effect() {
     let err = expect(&mut sock, "error");
     assert_eq!(
         err["msg"],
-        "invalid init plan: hostname: setting it needs a new uts namespace"
+        "invalid init plan: hostname: setting it needs a uts namespace (new or joined)"
     );
     assert_eq!(err["errno"], "EINVAL");
     assert_eq!(stage0.wait().unwrap().code(), Some(1));

@@ -166,11 +166,13 @@ function computePlan(config: Config, opts: PlanOptions, issues: Issue[]): InitPl
       'uid/gid mappings need a new user namespace ("user" in linux.namespaces)',
     );
   }
-  if (config.hostname !== undefined && config.hostname !== '' && !creates('uts')) {
-    add('hostname', 'setting the hostname needs a new uts namespace');
+  // A uts namespace joined by path is the container's too (config.md): the
+  // name is set there, as runc does. Without one it would be the host's.
+  if (config.hostname !== undefined && config.hostname !== '' && !hasNs('uts')) {
+    add('hostname', 'setting the hostname needs a uts namespace (new or joined)');
   }
-  if (config.domainname !== undefined && config.domainname !== '' && !creates('uts')) {
-    add('domainname', 'setting the domainname needs a new uts namespace');
+  if (config.domainname !== undefined && config.domainname !== '' && !hasNs('uts')) {
+    add('domainname', 'setting the domainname needs a uts namespace (new or joined)');
   }
   if (linux.timeOffsets && !creates('time')) {
     add('linux.timeOffsets', 'time offsets need a new time namespace');
