@@ -1,21 +1,9 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import {
-  chmodSync,
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmdirSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUSYBOX } from './helpers/bundle.js';
+import { busyboxRootfs, removeCgroupParent, unmountBelow } from './helpers/engines.js';
 import { basePath, rt } from './helpers/runtime.js';
 
 /**
@@ -68,29 +56,11 @@ function run(id: string, args: string[], flags: string[] = [], allowFailure = fa
   );
 }
 
-function removeCgroupTree(d: string): void {
-  let subs: string[];
-  try {
-    subs = readdirSync(d, { withFileTypes: true })
-      .filter((e) => e.isDirectory())
-      .map((e) => e.name);
-  } catch {
-    return;
-  }
-  for (const s of subs) removeCgroupTree(path.join(d, s));
-  rmdirSync(d);
-}
-
 describe.skipIf(!usable)(`containerd driving ${rt.name}`, () => {
   beforeAll(async () => {
     dir = mkdtempSync('/tmp/te2e-ctd-');
     const rootfs = path.join(dir, 'rootfs');
-    mkdirSync(path.join(rootfs, 'bin'), { recursive: true });
-    copyFileSync(BUSYBOX, path.join(rootfs, 'bin/busybox'));
-    chmodSync(path.join(rootfs, 'bin/busybox'), 0o755);
-    for (const a of ['sh', 'echo', 'cat', 'sleep', 'true']) {
-      symlinkSync('busybox', path.join(rootfs, 'bin', a));
-    }
+    busyboxRootfs(rootfs, ['sh', 'echo', 'cat', 'sleep', 'true']);
     const config = path.join(dir, 'config.toml');
     writeFileSync(
       config,
@@ -138,14 +108,9 @@ describe.skipIf(!usable)(`containerd driving ${rt.name}`, () => {
       daemon.kill('SIGTERM');
       await new Promise((r) => daemon?.once('exit', r));
     }
-    for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n').reverse()) {
-      const mnt = line.split(' ')[4];
-      if (mnt?.startsWith(dir)) spawnSync('umount', ['-l', mnt]);
-    }
+    unmountBelow(dir);
     rmSync(dir, { recursive: true, force: true });
-    for (const h of readdirSync('/sys/fs/cgroup')) {
-      removeCgroupTree(path.join('/sys/fs/cgroup', h, CGROUP_PARENT));
-    }
+    removeCgroupParent(CGROUP_PARENT);
   }, 60_000);
 
   it('run --rm prints the output and exits with the status of the process', () => {

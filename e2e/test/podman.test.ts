@@ -1,18 +1,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import {
-  chmodSync,
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmdirSync,
-  rmSync,
-  symlinkSync,
-} from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUSYBOX } from './helpers/bundle.js';
+import { busyboxRootfs, removeCgroupParent, unmountBelow } from './helpers/engines.js';
 import { basePath, rt } from './helpers/runtime.js';
 
 /**
@@ -75,30 +65,11 @@ const RUN = [
   `/${CGROUP_PARENT}`,
 ];
 
-/** Removes `dir` and the cgroups below it, deepest first. */
-function removeCgroupTree(dir: string): void {
-  let entries: string[];
-  try {
-    entries = readdirSync(dir, { withFileTypes: true })
-      .filter((e) => e.isDirectory())
-      .map((e) => e.name);
-  } catch {
-    return;
-  }
-  for (const e of entries) removeCgroupTree(path.join(dir, e));
-  rmdirSync(dir);
-}
-
 describe.skipIf(!usable)(`podman driving ${rt.name}`, () => {
   beforeAll(() => {
     dir = mkdtempSync('/tmp/te2e-podman-');
     const rootfs = path.join(dir, 'rootfs');
-    mkdirSync(path.join(rootfs, 'bin'), { recursive: true });
-    copyFileSync(BUSYBOX, path.join(rootfs, 'bin/busybox'));
-    chmodSync(path.join(rootfs, 'bin/busybox'), 0o755);
-    for (const a of ['sh', 'echo', 'cat', 'sleep', 'hostname', 'id', 'true']) {
-      symlinkSync('busybox', path.join(rootfs, 'bin', a));
-    }
+    busyboxRootfs(rootfs, ['sh', 'echo', 'cat', 'sleep', 'hostname', 'id', 'true']);
     const tar = path.join(dir, 'rootfs.tar');
     execFileSync('tar', ['-C', rootfs, '-cf', tar, '.']);
     podman(['import', tar, IMAGE]);
@@ -108,14 +79,9 @@ describe.skipIf(!usable)(`podman driving ${rt.name}`, () => {
     if (dir === '') return;
     podman(['rm', '--all', '--force'], { allowFailure: true });
     // podman's own per-container mounts (shm) below our dir, if any are left.
-    for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n').reverse()) {
-      const mnt = line.split(' ')[4];
-      if (mnt?.startsWith(dir)) spawnSync('umount', ['-l', mnt]);
-    }
+    unmountBelow(dir);
     rmSync(dir, { recursive: true, force: true });
-    for (const h of readdirSync('/sys/fs/cgroup')) {
-      removeCgroupTree(path.join('/sys/fs/cgroup', h, CGROUP_PARENT));
-    }
+    removeCgroupParent(CGROUP_PARENT);
   });
 
   it('run --rm prints the output and exits with the status of the process', () => {
