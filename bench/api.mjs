@@ -24,6 +24,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
+  exited,
   fmt,
   HIDE_UNIFIED,
   isHybridCgroupHost,
@@ -68,16 +69,6 @@ function run(file, args) {
       resolve({ code, stderr });
     });
   });
-}
-
-function exited(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state === 'Z' || state === 'X';
-  } catch {
-    return true;
-  }
 }
 
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;

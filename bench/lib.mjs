@@ -42,6 +42,17 @@ export function which(name) {
   return r.status === 0 && p !== '' ? p : null;
 }
 
+/** Whether process `pid` is gone or a zombie (its program has ended). */
+export function exited(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'Z' || state === 'X';
+  } catch {
+    return true;
+  }
+}
+
 export function median(xs) {
   if (xs.length === 0) return Number.NaN;
   const s = [...xs].sort((a, b) => a - b);

@@ -24,6 +24,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
+  exited,
   fmt,
   HIDE_UNIFIED,
   isHybridCgroupHost,
@@ -166,16 +167,6 @@ function must(r, what) {
 async function scRun(rt, bundle) {
   const r = must(await call(rt, ['run', '--bundle', bundle, newId(rt)]), `${rt.name} run`);
   return { ms: r.ms, calls: 1 };
-}
-
-function exited(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state === 'Z' || state === 'X';
-  } catch {
-    return true;
-  }
 }
 
 /** create, start, wait for the program to exit, delete: three invocations. */

@@ -363,21 +363,31 @@ fn sub_cgroups(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// kill(2) of one pid; ESRCH (gone meanwhile) is not an error.
+pub fn kill_pid(pid: u32, signal: i32) -> std::io::Result<()> {
+    let Ok(p) = i32::try_from(pid) else {
+        return Ok(());
+    };
+    if p <= 0 {
+        return Ok(());
+    }
+    // SAFETY: kill(2) takes two integers and touches no memory; p > 0, so it
+    // never targets a process group.
+    if unsafe { libc::kill(p, signal) } == 0 {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::ESRCH) {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}
+
 fn signal_pids(pids: &[u32], signal: i32) -> Result<()> {
     for &pid in pids {
-        let Ok(p) = i32::try_from(pid) else { continue };
-        // SAFETY: kill(2) takes two integers and touches no memory; pid > 0
-        // (collect_pids drops 0), so it never targets a process group.
-        let rc = unsafe { libc::kill(p, signal) };
-        if rc != 0 {
-            let e = std::io::Error::last_os_error();
-            if e.raw_os_error() != Some(libc::ESRCH) {
-                return Err(CgroupError(format!(
-                    "kill {pid} with {signal}: {}",
-                    errno_text(&e)
-                )));
-            }
-        }
+        kill_pid(pid, signal)
+            .map_err(|e| CgroupError(format!("kill {pid} with {signal}: {}", errno_text(&e))))?;
     }
     Ok(())
 }

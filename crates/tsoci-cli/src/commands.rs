@@ -217,10 +217,7 @@ fn delete(g: &Globals, id: &str, force: bool) -> Result<Outcome> {
 fn kill_all_in(cg: &crate::cgroup::Cgroup) {
     if cg.kill_all(libc::SIGKILL).is_err() {
         for pid in cg.pids() {
-            if let Ok(p) = i32::try_from(pid) {
-                // SAFETY: kill(2) with a positive pid and a constant signal; no memory involved.
-                unsafe { libc::kill(p, libc::SIGKILL) };
-            }
+            let _ = crate::cgroup::kill_pid(pid, libc::SIGKILL);
         }
     }
 }

@@ -5,7 +5,7 @@
 //! it resets the signal mask and SIGPIPE in the new program).
 
 use std::ffi::{CString, OsStr, OsString};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// The node that ran the build, as a last resort when PATH has none.
@@ -71,10 +71,7 @@ pub fn exec_node(args: &[OsString]) -> String {
         (Err(e), _) | (_, Err(e)) => return e,
     };
     let err = execv(&node_c, &argv);
-    format!(
-        "cannot run {}: {err}",
-        OsString::from_vec(node.into_os_string().into_vec()).to_string_lossy()
-    )
+    format!("cannot run {}: {err}", node.display())
 }
 
 fn execv(file: &CString, argv: &[CString]) -> std::io::Error {
