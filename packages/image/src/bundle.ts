@@ -15,9 +15,12 @@ import { join, resolve as resolvePath } from 'node:path';
 import type { Config } from '@ts-oci/spec';
 import { type ConvertOptions, imageConfigToRuntimeConfig } from './convert.js';
 import { ImageError } from './errors.js';
+import { type LocatedImage, locateImage, withResolved } from './locate.js';
 import { mountOverlay, unmount } from './overlay.js';
+import { layerEventsOnly, type ProgressListener, resolvedEvent } from './progress.js';
+import type { RegistryClient, RegistryClientOptions } from './registry/index.js';
 import type { ImageSource, PlatformSelector, ResolvedImage } from './source.js';
-import { openImageSource } from './sources/open.js';
+import { isTransportReference, openImageSource } from './sources/open.js';
 import { writeFileAtomic } from './store/fsutil.js';
 import { ImageStore } from './store/store.js';
 import type { ApplyStats } from './unpack/apply.js';
@@ -29,21 +32,42 @@ export const BUNDLE_RECORD = '.tsoci-bundle.json';
 export interface CreateBundleOptions {
   /**
    * The image: a name (or manifest digest) in `store`, an image reference
-   * (`oci:DIR:TAG`, `oci-archive:…`, `docker-archive:…`, registered
-   * transports) when there is no store, or an open ImageSource.
+   * (`oci:DIR:TAG`, `oci-archive:…`, `docker-archive:…`, `docker://…`,
+   * registered transports), or an open ImageSource. With `pull`, a bare
+   * name missing from the store comes from a registry (see locate.ts).
    */
   image: string | ImageSource;
   /** The store holding `image` (required for overlay mode). */
   store?: ImageStore | string;
   /** The bundle directory (created; must be absent or empty). */
   dir: string;
-  /** Overlay mode (see the module comment). Default false. */
-  overlay?: boolean;
+  /**
+   * Overlay mode (see the module comment). Default false. `'auto'`: overlay
+   * when running as root and the image is (or, pulled, gets) in the store;
+   * else copy mode.
+   */
+  overlay?: boolean | 'auto';
   platform?: PlatformSelector;
   /** How config.json is generated (args, env, user, rootless, …). */
   config?: ConvertOptions;
   /** Copy mode: how layers are unpacked (owners, xattrs, unsafe paths). */
-  unpack?: Omit<UnpackOptions, 'platform'>;
+  unpack?: Omit<UnpackOptions, 'platform' | 'onProgress'>;
+  /**
+   * Registry images (`docker://…`, and with `pull` bare names the store
+   * lacks) are pulled into `store` first when there is one, so later
+   * bundles share their blobs and layers; without a store they are
+   * streamed straight into the rootfs. Default false: a bare name must be
+   * in the store.
+   */
+  pull?: boolean;
+  /** The registry client for registry images, or its options. */
+  registry?: RegistryClient | RegistryClientOptions;
+  /**
+   * resolving, resolved, then per layer the download (a pull into the
+   * store) and unpack events, done once config.json is written (see
+   * progress.ts). `reference` is the `image` given.
+   */
+  onProgress?: ProgressListener;
 }
 
 export interface Bundle {
@@ -63,40 +87,94 @@ interface BundleRecord {
   chainIds?: string[];
 }
 
+const isRoot = () => process.getuid?.() === 0;
+
+/** Where `options.image` is read from. */
+async function locate(
+  options: CreateBundleOptions,
+  store: ImageStore | undefined,
+): Promise<LocatedImage> {
+  const image = options.image;
+  if (typeof image !== 'string') return { kind: 'source', source: image };
+  if (options.pull === true || image.startsWith('docker://')) {
+    return locateImage(image, {
+      ...(store ? { store } : {}),
+      registry: options.pull === true,
+      ...(options.registry ? { client: options.registry } : {}),
+    });
+  }
+  // A store name (or digest) as given, or a transport reference.
+  if (store !== undefined && !isTransportReference(image)) return { kind: 'store', name: image };
+  return { kind: 'source', source: await openImageSource(image) };
+}
+
 export async function createBundle(options: CreateBundleOptions): Promise<Bundle> {
   const dir = resolvePath(options.dir);
   const store = typeof options.store === 'string' ? new ImageStore(options.store) : options.store;
-  const overlay = options.overlay === true;
-  if (overlay && store === undefined) {
+  const wanted = options.overlay ?? false;
+  if (wanted === true && store === undefined) {
     throw new ImageError(
       'EIMAGE_OVERLAY',
       'overlay bundles need an image store (the layers live there)',
     );
   }
-  if (overlay && typeof options.image !== 'string') {
+  if (wanted === true && typeof options.image !== 'string') {
     throw new ImageError(
       'EIMAGE_OVERLAY',
       'overlay bundles are made from an image name in the store',
     );
   }
-  if (overlay && process.getuid?.() !== 0) {
+  if (wanted === true && !isRoot()) {
     throw new ImageError(
       'EIMAGE_OVERLAY',
       'overlay bundles need root (overlay mounts, overlay whiteouts)',
     );
   }
+  const emit = options.onProgress;
+  const layerEmit = layerEventsOnly(emit);
+  const label = typeof options.image === 'string' ? options.image : options.image.reference;
   const created = await prepareEmptyDir(dir, 'bundle directory', 0o711);
   const rootfs = join(dir, 'rootfs');
   let mounted = false;
   let leased = false;
+  let close: (() => Promise<void>) | undefined;
   try {
-    let image: ResolvedImage;
+    emit?.({ type: 'resolving', reference: label });
+    let located = await locate(options, store);
+    if (located.kind === 'source' && typeof options.image === 'string') {
+      const opened = located.source;
+      close = () => opened.close();
+    }
+    let image =
+      located.kind === 'store'
+        ? await (store as ImageStore).resolve(located.name, options.platform)
+        : await located.source.resolve(options.platform);
+    emit?.(resolvedEvent(label, image));
+    if (located.kind === 'source' && located.registry && store && options.pull === true) {
+      // Into the store first (a later bundle reuses it), then from there.
+      const name = located.registry.toString();
+      const imported = await store.import(withResolved(located.source, image), name, {
+        ...(options.platform ? { platform: options.platform } : {}),
+        ...(layerEmit ? { onProgress: layerEmit } : {}),
+      });
+      image = imported.image;
+      located = { kind: 'store', name };
+    }
+    const overlay = wanted === 'auto' ? located.kind === 'store' && isRoot() : wanted;
+    if (overlay && located.kind !== 'store') {
+      throw new ImageError(
+        'EIMAGE_OVERLAY',
+        `overlay bundles are made from images in the store, and ${label} is not one`,
+      );
+    }
     let layers: (ApplyStats | undefined)[];
     let record: BundleRecord;
-    if (overlay) {
+    if (overlay && located.kind === 'store') {
       const s = store as ImageStore;
-      image = await s.resolve(options.image as string, options.platform);
-      const unpacked = await s.unpackLayers(image, { name: options.image as string });
+      const unpacked = await s.unpackLayers(image, {
+        name: located.name,
+        ...(layerEmit ? { onProgress: layerEmit } : {}),
+      });
       const upper = join(dir, 'overlay', 'upper');
       const work = join(dir, 'overlay', 'work');
       await fs.mkdir(upper, { recursive: true, mode: 0o755 });
@@ -120,38 +198,35 @@ export async function createBundle(options: CreateBundleOptions): Promise<Bundle
         chainIds: unpacked.chainIds,
       };
     } else {
-      let from: ImageStore | ImageSource;
-      let close: (() => Promise<void>) | undefined;
-      if (store !== undefined && typeof options.image === 'string') from = store;
-      else if (typeof options.image === 'string') {
-        const source = await openImageSource(options.image);
-        from = source;
-        close = () => source.close();
-      } else from = options.image;
-      try {
-        const result = await unpackImage(
-          from,
-          typeof options.image === 'string' ? options.image : undefined,
-          rootfs,
-          { ...options.unpack, ...(options.platform ? { platform: options.platform } : {}) },
-        );
-        image = result.image;
-        layers = result.layers;
-      } finally {
-        await close?.();
-      }
+      const from: ImageStore | ImageSource =
+        located.kind === 'store' ? (store as ImageStore) : withResolved(located.source, image);
+      const result = await unpackImage(
+        from,
+        located.kind === 'store' ? located.name : undefined,
+        rootfs,
+        {
+          ...options.unpack,
+          ...(options.platform ? { platform: options.platform } : {}),
+          ...(layerEmit ? { onProgress: layerEmit } : {}),
+        },
+      );
+      image = result.image;
+      layers = result.layers;
       record = { overlay: false, manifest: image.manifestDescriptor.digest };
       if (store !== undefined) record.store = store.dir;
     }
     const config = imageConfigToRuntimeConfig(image.config, rootfs, options.config);
     await writeFileAtomic(join(dir, BUNDLE_RECORD), `${JSON.stringify(record)}\n`);
     await writeFileAtomic(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    emit?.({ type: 'done', reference: label, digest: image.manifestDescriptor.digest });
     return { dir, rootfs, config, image, overlay, layers };
   } catch (error) {
     if (mounted) await unmount(rootfs).catch(() => {});
     if (leased) await (store as ImageStore).removeLease(dir).catch(() => {});
     await discardDir(dir, created).catch(() => {});
     throw error;
+  } finally {
+    await close?.();
   }
 }
 

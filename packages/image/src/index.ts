@@ -16,13 +16,26 @@ export {
 } from './convert.js';
 export { type Expected, parseDigest, VerifyStream, verifyBytes, verifyStream } from './digest.js';
 export { IMAGE_ERROR_CODES, ImageError, type ImageErrorCode } from './errors.js';
+export {
+  type LocatedImage,
+  type LocateOptions,
+  locateImage,
+  storeCandidates,
+} from './locate.js';
 export { type Compression, LAYER_MEDIA_TYPES, layerCompression } from './media.js';
 export { mountOverlay, type OverlayMountSpec, unmount } from './overlay.js';
 export { formatPlatform, hostPlatform, platformScore, selectPlatform } from './platform.js';
+export type {
+  ImageProgressEvent,
+  ImageProgressType,
+  LayerPosition,
+  ProgressListener,
+} from './progress.js';
 export * from './registry/index.js';
 export { resolveDescriptor } from './resolve.js';
 export type { ImageSource, PlatformSelector, ResolvedImage } from './source.js';
 export {
+  isTransportReference,
   openImageSource,
   parseImageReference,
   registerTransport,

@@ -570,15 +570,21 @@ export class RegistryClient {
     reference: ImageReference | string,
     descriptor: Descriptor,
     path: string,
-    options: RequestOptions = {},
+    options: RequestOptions & {
+      /** A pass-through stream the content flows through (progress counting). */
+      through?: () => NodeJS.ReadWriteStream;
+    } = {},
   ): Promise<void> {
     const temp = join(
       dirname(path),
       `.${basename(path)}.${randomBytes(6).toString('hex')}.partial`,
     );
     try {
-      const stream = await this.fetchBlob(reference, descriptor, options);
-      await pipeline(stream, createWriteStream(temp, { flags: 'wx', mode: 0o644 }));
+      const { through, ...request } = options;
+      const stream = await this.fetchBlob(reference, descriptor, request);
+      const sink = createWriteStream(temp, { flags: 'wx', mode: 0o644 });
+      if (through) await pipeline(stream, through(), sink);
+      else await pipeline(stream, sink);
       await rename(temp, path);
     } catch (error) {
       await rm(temp, { force: true });

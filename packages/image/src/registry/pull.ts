@@ -10,6 +10,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Descriptor, type Index, parseIndex } from '@ts-oci/spec';
+import { ByteCounter, layerPosition, type ProgressListener, resolvedEvent } from '../progress.js';
 import type { PlatformSelector } from '../source.js';
 import type { RegistryClient } from './client.js';
 import { DigestVerifier } from './digest.js';
@@ -28,6 +29,11 @@ export interface PullToOciLayoutOptions {
   signal?: AbortSignal;
   /** Called after each blob is in place. */
   onBlob?: (descriptor: Descriptor, result: 'downloaded' | 'present') => void;
+  /**
+   * resolving, resolved, layer-download-start/progress/done per distinct
+   * layer (`cached` when the layout had it), done (see ../progress.ts).
+   */
+  onProgress?: ProgressListener;
 }
 
 export interface PullToOciLayoutResult {
@@ -75,7 +81,10 @@ export async function pullToOciLayout(
 ): Promise<PullToOciLayoutResult> {
   const ref = toReference(reference);
   const source = new RegistrySource(client, ref);
+  const emit = options.onProgress;
+  emit?.({ type: 'resolving', reference: source.reference });
   const image = await source.resolve(options.platform);
+  emit?.(resolvedEvent(source.reference, image));
   await mkdir(join(dir, 'blobs'), { recursive: true });
   const algorithms = new Set(
     [image.manifestDescriptor, image.manifest.config, ...image.layers].map(
@@ -90,13 +99,21 @@ export async function pullToOciLayout(
   const unique = [...new Map(image.layers.map((l) => [l.digest, l])).values()];
   await mapLimit(unique, client.concurrency, async (layer) => {
     const path = blobPath(dir, layer.digest);
+    const position = layerPosition(image.layers, image.layers.indexOf(layer));
     if (await hasValidBlob(path, layer)) {
       present++;
+      emit?.({ type: 'layer-download-done', ...position, bytes: 0, cached: true });
       options.onBlob?.(layer, 'present');
       return;
     }
-    await client.downloadBlob(ref, layer, path, options.signal ? { signal: options.signal } : {});
+    const counter = emit ? new ByteCounter(emit, 'layer-download-progress', position) : undefined;
+    emit?.({ type: 'layer-download-start', ...position });
+    await client.downloadBlob(ref, layer, path, {
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(counter ? { through: () => counter.stream() } : {}),
+    });
     downloaded++;
+    emit?.({ type: 'layer-download-done', ...position, bytes: counter?.bytes ?? 0, cached: false });
     options.onBlob?.(layer, 'downloaded');
   });
   // Documents last: a layout never names a manifest whose blobs are missing.
@@ -138,5 +155,6 @@ export async function pullToOciLayout(
   manifests.push(descriptor);
   await writeAtomic(indexFile, Buffer.from(`${JSON.stringify({ ...index, manifests })}\n`));
   await source.close();
+  emit?.({ type: 'done', reference: source.reference, digest: descriptor.digest });
   return { reference: ref.withDigest(descriptor.digest), descriptor, downloaded, present };
 }

@@ -59,6 +59,18 @@ export function registerTransport(name: string, opener: TransportOpener): void {
 
 const BUILTIN = ['oci', 'oci-archive', 'docker-archive'];
 
+/**
+ * Whether `ref` starts with a transport this package opens (`oci:`,
+ * `oci-archive:`, `docker-archive:` or a registered one, `docker:` included),
+ * as opposed to a bare image name such as `busybox:1.36` or `host:5000/app`.
+ */
+export function isTransportReference(ref: string): boolean {
+  const m = /^([a-z][a-z0-9-]*):/.exec(ref);
+  if (m === null) return false;
+  const name = m[1] as string;
+  return BUILTIN.includes(name) || transports.has(name);
+}
+
 /** Splits a reference into its parts (no I/O). */
 export function parseImageReference(ref: string): TransportReference {
   const colon = ref.indexOf(':');

@@ -20,6 +20,7 @@ import { type Descriptor, type Index, parseIndex } from '@ts-oci/spec';
 import { chainIds } from '../chain.js';
 import { parseDigest, sha256Digest, verifyBytes, verifyStream } from '../digest.js';
 import { ImageError } from '../errors.js';
+import { ByteCounter, layerPosition, type ProgressListener, resolvedEvent } from '../progress.js';
 import {
   type BlobReader,
   INDEX_TYPES,
@@ -59,6 +60,11 @@ export interface ImportOptions {
   platform?: PlatformSelector;
   /** Called as each blob is in place. */
   onBlob?: (descriptor: Descriptor, status: 'stored' | 'present') => void;
+  /**
+   * resolving, resolved, layer-download-start/progress/done per layer
+   * (`cached` when the store had the blob), done (see progress.ts).
+   */
+  onProgress?: ProgressListener;
 }
 
 export interface ImportResult extends StoredImage {
@@ -195,23 +201,23 @@ export class ImageStore {
     descriptor: Descriptor,
     open: () => Promise<Readable>,
     what?: string,
+    progress: { onStart?: () => void; counter?: ByteCounter } = {},
   ): Promise<'stored' | 'present'> {
     await this.init();
     parseDigest(descriptor.digest);
     if (await this.hasBlob(descriptor)) return 'present';
     const temp = join(this.#private, 'ingest', randomName(''));
     try {
+      progress.onStart?.();
       const source = await open();
       const verifier = verifyStream({
         digest: descriptor.digest,
         size: descriptor.size,
         what: what ?? `blob ${descriptor.digest}`,
       });
-      await pipeline(
-        source,
-        verifier,
-        createWriteStream(temp, { flags: 'wx', mode: 0o644, highWaterMark: 256 * 1024 }),
-      );
+      const sink = createWriteStream(temp, { flags: 'wx', mode: 0o644, highWaterMark: 256 * 1024 });
+      if (progress.counter) await pipeline(source, progress.counter.stream(), verifier, sink);
+      else await pipeline(source, verifier, sink);
       const fh = await fs.open(temp, 'r');
       try {
         await fh.sync();
@@ -268,7 +274,10 @@ export class ImageStore {
       }
     }
     await this.init();
+    const emit = options.onProgress;
+    emit?.({ type: 'resolving', reference: source.reference });
     const image = await source.resolve(options.platform);
+    emit?.(resolvedEvent(source.reference, image));
     let stored = 0;
     let present = 0;
     const count = (d: Descriptor, s: 'stored' | 'present') => {
@@ -278,7 +287,19 @@ export class ImageStore {
     };
     await mapLimit(image.layers, 3, async (layer, i) => {
       const what = `${source.reference}: layer ${i}`;
-      count(layer, await this.putBlob(layer, () => source.openBlob(layer), what));
+      const position = layerPosition(image.layers, i);
+      const counter = emit ? new ByteCounter(emit, 'layer-download-progress', position) : undefined;
+      const status = await this.putBlob(layer, () => source.openBlob(layer), what, {
+        onStart: () => emit?.({ type: 'layer-download-start', ...position }),
+        ...(counter ? { counter } : {}),
+      });
+      emit?.({
+        type: 'layer-download-done',
+        ...position,
+        bytes: counter?.bytes ?? 0,
+        cached: status === 'present',
+      });
+      count(layer, status);
     });
     count(
       image.manifest.config,
@@ -307,6 +328,7 @@ export class ImageStore {
       index.manifests = index.manifests.filter((d) => d.annotations?.[REF_NAME] !== name);
       index.manifests.push(descriptor);
     });
+    emit?.({ type: 'done', reference: source.reference, digest: descriptor.digest });
     return { name, descriptor, image, stored, present };
   }
 
@@ -404,11 +426,18 @@ export class ImageStore {
    * Layers already unpacked are not touched again: an image that shares its
    * base with another unpacks only its own layers. Needs root. `name` (the
    * image's name, when the caller knows it) is used in error messages.
+   * `onProgress` receives layer-unpack-start/progress/done per layer (done
+   * with `cached: true` for layers that were unpacked already).
    */
   async unpackLayers(
     image: ResolvedImage,
-    options: { open?: (d: Descriptor) => Promise<BlobInput>; name?: string } = {},
+    options: {
+      open?: (d: Descriptor) => Promise<BlobInput>;
+      name?: string;
+      onProgress?: ProgressListener;
+    } = {},
   ): Promise<UnpackedLayers> {
+    const emit = options.onProgress;
     await this.init();
     const ids = chainIds(image.config.rootfs.diff_ids);
     const dirs = ids.map((id) => this.layerPath(id));
@@ -416,9 +445,13 @@ export class ImageStore {
     const unpacked: (ApplyStats | undefined)[] = [];
     for (const [i, id] of ids.entries()) {
       const dir = dirs[i] as string;
+      const position = layerPosition(image.layers, i);
+      const cached = () =>
+        emit?.({ type: 'layer-unpack-done', ...position, bytes: 0, cached: true });
       if (await exists(dir)) {
         await this.#ensureShortLink(id);
         unpacked.push(undefined);
+        cached();
         continue;
       }
       const layer = image.layers[i] as Descriptor;
@@ -431,7 +464,9 @@ export class ImageStore {
       const tempDiff = join(temp, 'diff');
       await fs.mkdir(tempDiff, { recursive: true, mode: 0o755 });
       let stats: ApplyStats;
+      const counter = emit ? new ByteCounter(emit, 'layer-unpack-progress', position) : undefined;
       try {
+        emit?.({ type: 'layer-unpack-start', ...position });
         stats = await applyLayerBlob(
           await open(layer),
           layer,
@@ -439,6 +474,7 @@ export class ImageStore {
           tempDiff,
           { mode: 'overlay', lowerDirs: dirs.slice(0, i).reverse() },
           `${this.dir} (${options.name ?? image.manifestDescriptor.digest}): layer ${i} (${layer.digest})`,
+          counter,
         );
         await fs.writeFile(
           join(temp, 'layer.json'),
@@ -455,12 +491,20 @@ export class ImageStore {
         if ((code(error) === 'ENOTEMPTY' || code(error) === 'EEXIST') && (await exists(dir))) {
           await this.#ensureShortLink(id);
           unpacked.push(undefined);
+          cached();
           continue;
         }
         throw error;
       }
       await this.#ensureShortLink(id);
       unpacked.push(stats);
+      emit?.({
+        type: 'layer-unpack-done',
+        ...position,
+        bytes: counter?.bytes ?? layer.size,
+        cached: false,
+        stats,
+      });
     }
     return { chainIds: ids, dirs, shortNames, shortRoot: this.#private, unpacked };
   }

@@ -19,6 +19,7 @@ import type { Descriptor } from '@ts-oci/spec';
 import { hasherFor, parseDigest, verifyStream } from '../digest.js';
 import { describe, ImageError } from '../errors.js';
 import { type Compression, decompressor, layerCompression } from '../media.js';
+import type { ByteCounter } from '../progress.js';
 import type { FileRange } from '../source.js';
 import { TarParser } from '../tar/parser.js';
 import { type ApplyOptions, type ApplyStats, LayerApplier } from './apply.js';
@@ -60,6 +61,7 @@ async function feedFile(
   layer: Descriptor,
   what: string,
   aborted: Promise<never>,
+  counter: ByteCounter | undefined,
 ): Promise<void> {
   const hash = hasherFor(layer.digest);
   const { algorithm } = parseDigest(layer.digest);
@@ -85,6 +87,7 @@ async function feedFile(
       hash.update(chunk);
       // A stream that fails mid-write may never call back: stop on the failure instead.
       await Promise.race([write(head, chunk), aborted]);
+      counter?.add(n);
     }
     if (offset !== range.length || offset !== layer.size) {
       throw new ImageError(
@@ -111,6 +114,8 @@ export async function applyLayerBlob(
   root: string,
   options: ApplyOptions,
   what: string,
+  /** Counts the blob's bytes as they are consumed (progress events). */
+  counter?: ByteCounter,
 ): Promise<ApplyStats> {
   const compression = layerCompression(layer.mediaType, what);
   if (compression === 'none' && diffId !== undefined && diffId !== layer.digest) {
@@ -152,7 +157,7 @@ export async function applyLayerBlob(
         },
       );
       try {
-        await feedFile(blob, head, layer, what, aborted);
+        await feedFile(blob, head, layer, what, aborted, counter);
       } catch (error) {
         feeding = { error };
       }
@@ -167,6 +172,7 @@ export async function applyLayerBlob(
     } else {
       await pipeline([
         blob,
+        ...(counter ? [counter.stream() as NodeJS.ReadWriteStream] : []),
         verifyStream({ digest: layer.digest, size: layer.size, what }) as NodeJS.ReadWriteStream,
         ...after,
         parser,
@@ -176,6 +182,8 @@ export async function applyLayerBlob(
   } catch (error) {
     applier.abort();
     if (!isRange(blob)) blob.destroy();
+    // A progress listener that threw: its error, not the stream errors it caused.
+    if (counter?.failure) throw counter.failure.error;
     throw layerError(error, what, compression);
   }
 }

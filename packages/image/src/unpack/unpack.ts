@@ -8,6 +8,7 @@ import * as fs from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import type { Descriptor } from '@ts-oci/spec';
 import { ImageError } from '../errors.js';
+import { ByteCounter, layerPosition, type ProgressListener, resolvedEvent } from '../progress.js';
 import {
   hasLocalBlobs,
   type ImageSource,
@@ -20,6 +21,8 @@ import { applyLayerBlob, type BlobInput } from './layer.js';
 
 export interface UnpackOptions extends Omit<ApplyOptions, 'mode' | 'lowerDirs'> {
   platform?: PlatformSelector;
+  /** resolving, resolved, layer-unpack-start/progress/done per layer, done (see progress.ts). */
+  onProgress?: ProgressListener;
 }
 
 export interface UnpackResult {
@@ -73,14 +76,19 @@ export async function unpackImage(
   let image: ResolvedImage;
   let open: (d: Descriptor) => Promise<BlobInput>;
   let where: string;
+  const emit = options.onProgress;
   if (isStore(from)) {
     if (name === undefined)
       throw new ImageError('EIMAGE_REFERENCE', 'unpacking from a store needs an image name');
+    emit?.({ type: 'resolving', reference: name });
     image = await from.resolve(name, options.platform);
+    emit?.(resolvedEvent(name, image));
     open = async (d) => (await from.blobFile(d)) ?? (await from.openBlob(d));
     where = `${from.dir} (${name})`;
   } else {
+    emit?.({ type: 'resolving', reference: from.reference });
     image = await from.resolve(options.platform);
+    emit?.(resolvedEvent(from.reference, image));
     const local = hasLocalBlobs(from) ? from : undefined;
     open = async (d) =>
       (local !== undefined ? await local.blobFile(d) : undefined) ?? (await from.openBlob(d));
@@ -88,25 +96,40 @@ export async function unpackImage(
   }
   const target = resolvePath(rootfs);
   const created = await prepareEmptyDir(target, 'rootfs');
-  const { platform: _platform, ...apply } = options;
+  const { platform: _platform, onProgress: _onProgress, ...apply } = options;
   const layers: ApplyStats[] = [];
   try {
     for (const [i, layer] of image.layers.entries()) {
       const what = `${where}: layer ${i} (${layer.digest})`;
-      layers.push(
-        await applyLayerBlob(
-          await open(layer),
-          layer,
-          image.config.rootfs.diff_ids[i],
-          target,
-          { ...apply, mode: 'rootfs' },
-          what,
-        ),
+      const position = layerPosition(image.layers, i);
+      const counter = emit ? new ByteCounter(emit, 'layer-unpack-progress', position) : undefined;
+      emit?.({ type: 'layer-unpack-start', ...position });
+      const stats = await applyLayerBlob(
+        await open(layer),
+        layer,
+        image.config.rootfs.diff_ids[i],
+        target,
+        { ...apply, mode: 'rootfs' },
+        what,
+        counter,
       );
+      layers.push(stats);
+      emit?.({
+        type: 'layer-unpack-done',
+        ...position,
+        bytes: counter?.bytes ?? layer.size,
+        cached: false,
+        stats,
+      });
     }
   } catch (error) {
     await discardDir(target, created);
     throw error;
   }
+  emit?.({
+    type: 'done',
+    reference: isStore(from) ? (name as string) : from.reference,
+    digest: image.manifestDescriptor.digest,
+  });
   return { image, rootfs: target, layers };
 }
