@@ -1,10 +1,18 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { busyboxRootfs, removeCgroupParent, unmountBelow } from './helpers/engines.js';
-import { basePath, rt } from './helpers/runtime.js';
+import {
+  busyboxRootfs,
+  type Containerd,
+  hasContainerd,
+  processEnv,
+  removeCgroupParent,
+  shimPid,
+  startContainerd,
+  unmountBelow,
+} from './helpers/engines.js';
+import { rt } from './helpers/runtime.js';
 
 /**
  * containerd 1.6 and its runc v2 shim driving the runtime under test, the
@@ -14,27 +22,15 @@ import { basePath, rt } from './helpers/runtime.js';
  * use a plain rootfs (`--rootfs`), so no image or snapshotter is involved,
  * and get their cgroups below a parent of our own, removed afterwards.
  */
-const CONTAINERD = '/usr/bin/containerd';
-const CTR = '/usr/bin/ctr';
-const usable =
-  spawnSync(CONTAINERD, ['--version']).status === 0 &&
-  spawnSync(CTR, ['--version']).status === 0 &&
-  rt.prefix.length === 0;
+const usable = hasContainerd() && rt.prefix.length === 0;
 const CGROUP_PARENT = `tsoci-e2e-ctd-${process.pid}`;
 
 let dir = '';
-let daemon: ChildProcess | undefined;
+let containerd: Containerd | undefined;
 
 function ctr(args: string[], opts: { allowFailure?: boolean } = {}) {
-  const r = spawnSync(CTR, ['--address', path.join(dir, 'containerd.sock'), ...args], {
-    encoding: 'utf8',
-    env: { PATH: basePath },
-    timeout: 60_000,
-  });
-  if (r.status !== 0 && !opts.allowFailure) {
-    throw new Error(`ctr ${args.join(' ')}: exit ${r.status}\n${r.stdout}\n${r.stderr}`);
-  }
-  return r;
+  if (!containerd) throw new Error('containerd is not running');
+  return containerd.ctr(args, opts);
 }
 
 /** `ctr run` of the busybox rootfs with the runtime under test. */
@@ -59,55 +55,13 @@ function run(id: string, args: string[], flags: string[] = [], allowFailure = fa
 describe.skipIf(!usable)(`containerd driving ${rt.name}`, () => {
   beforeAll(async () => {
     dir = mkdtempSync('/tmp/te2e-ctd-');
-    const rootfs = path.join(dir, 'rootfs');
-    busyboxRootfs(rootfs, ['sh', 'echo', 'cat', 'sleep', 'true']);
-    const config = path.join(dir, 'config.toml');
-    writeFileSync(
-      config,
-      [
-        'version = 2',
-        `root = "${dir}/root"`,
-        `state = "${dir}/state"`,
-        'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
-        '[grpc]',
-        `  address = "${dir}/containerd.sock"`,
-        '[ttrpc]',
-        `  address = "${dir}/containerd.sock.ttrpc"`,
-        '',
-      ].join('\n'),
-    );
-    daemon = spawn(CONTAINERD, ['--config', config], {
-      env: { PATH: basePath },
-      stdio: ['ignore', 'ignore', 'ignore'],
-    });
-    for (let i = 0; i < 200; i++) {
-      if (
-        existsSync(path.join(dir, 'containerd.sock')) &&
-        ctr(['version'], { allowFailure: true }).status === 0
-      )
-        return;
-      await sleep(50);
-    }
-    throw new Error('containerd did not come up within 10 s');
+    busyboxRootfs(path.join(dir, 'rootfs'), ['sh', 'echo', 'cat', 'sleep', 'true']);
+    containerd = await startContainerd(path.join(dir, 'containerd'));
   }, 60_000);
 
   afterAll(async () => {
     if (dir === '') return;
-    for (const id of ctr(['task', 'ls', '--quiet'], { allowFailure: true }).stdout?.split('\n') ??
-      []) {
-      if (id.trim() === '') continue;
-      ctr(['task', 'kill', '--signal', 'SIGKILL', id.trim()], { allowFailure: true });
-      ctr(['task', 'delete', '--force', id.trim()], { allowFailure: true });
-    }
-    for (const id of ctr(['container', 'ls', '--quiet'], { allowFailure: true }).stdout?.split(
-      '\n',
-    ) ?? []) {
-      if (id.trim() !== '') ctr(['container', 'delete', id.trim()], { allowFailure: true });
-    }
-    if (daemon && daemon.exitCode === null) {
-      daemon.kill('SIGTERM');
-      await new Promise((r) => daemon?.once('exit', r));
-    }
+    await containerd?.stop();
     unmountBelow(dir);
     rmSync(dir, { recursive: true, force: true });
     removeCgroupParent(CGROUP_PARENT);
@@ -125,6 +79,11 @@ describe.skipIf(!usable)(`containerd driving ${rt.name}`, () => {
     run(id, ['/bin/sleep', '60'], ['--detach']);
     const exec = ctr(['task', 'exec', '--exec-id', 'e1', id, '/bin/cat', '/proc/1/cmdline']);
     expect(exec.stdout.split('\0')[0]).toBe('/bin/sleep');
+    // The shim runs the runtime with its environment, which is containerd's:
+    // TSOCI_FAST_PATH reaches the runtime when the suite runs with it.
+    const shim = shimPid(id);
+    expect(shim).toBeDefined();
+    expect(processEnv(shim ?? 0).get('TSOCI_FAST_PATH')).toBe(process.env.TSOCI_FAST_PATH);
     const status = () =>
       ctr(['task', 'ls'])
         .stdout.split('\n')
