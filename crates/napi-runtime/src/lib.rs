@@ -739,3 +739,52 @@ pub fn make_pipe() -> Result<Vec<i32>> {
     }
     Ok(fds.to_vec())
 }
+
+// ----------------------------------------------------------------- terminals
+
+/// TIOCSWINSZ on a terminal fd (a pty master received over a console
+/// socket): sets its size in character cells; the kernel sends SIGWINCH to
+/// the foreground process group of the pty if the size changed. `ENOTTY` if
+/// `fd` is not a terminal, `EBADF` if it is not open.
+#[napi]
+pub fn set_window_size(fd: i32, columns: u32, rows: u32) -> Result<()> {
+    if fd < 0 {
+        return Err(einval(format!("{fd} is not a file descriptor")));
+    }
+    let cols = u16::try_from(columns).map_err(|_| einval(format!("{columns} columns: at most 65535")))?;
+    let rows16 = u16::try_from(rows).map_err(|_| einval(format!("{rows} rows: at most 65535")))?;
+    let ws = libc::winsize { ws_row: rows16, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: TIOCSWINSZ reads exactly one `struct winsize` through the
+    // pointer, which `ws` is, alive for the whole call; the fd belongs to the
+    // JS caller (it keeps it open until the call returns), and a closed or
+    // non-tty fd only makes the ioctl fail with EBADF/ENOTTY.
+    let rc = unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
+    if rc != 0 {
+        return Err(errno_error(last_errno(), &format!("setting the size of terminal fd {fd} to {columns}x{rows}")));
+    }
+    Ok(())
+}
+
+/// A terminal's size in character cells.
+#[napi(object)]
+pub struct WindowSize {
+    pub columns: u32,
+    pub rows: u32,
+}
+
+/// TIOCGWINSZ on a terminal fd. `ENOTTY` if `fd` is not a terminal.
+#[napi]
+pub fn get_window_size(fd: i32) -> Result<WindowSize> {
+    if fd < 0 {
+        return Err(einval(format!("{fd} is not a file descriptor")));
+    }
+    let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: TIOCGWINSZ writes exactly one `struct winsize` through the
+    // pointer, which `ws` is (writable, alive for the call); the fd is the
+    // caller's and open for the call, a bad one fails with EBADF/ENOTTY.
+    let rc = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) };
+    if rc != 0 {
+        return Err(errno_error(last_errno(), &format!("reading the size of terminal fd {fd}")));
+    }
+    Ok(WindowSize { columns: u32::from(ws.ws_col), rows: u32::from(ws.ws_row) })
+}

@@ -97,6 +97,9 @@ export declare function exitWatchCancel(token: number): boolean
  */
 export declare function exitWatchInit(callback: (event: ExitEvent) => void): void
 
+/** TIOCGWINSZ on a terminal fd. `ENOTTY` if `fd` is not a terminal. */
+export declare function getWindowSize(fd: number): WindowSize
+
 /** True if `pid` exists, is not a zombie, and started at `startTime`. */
 export declare function isAlive(pid: number, startTime: number): boolean
 
@@ -189,6 +192,14 @@ export declare function sendFd(path: string, fd: number, name: string): void
 export declare function setChildSubreaper(): void
 
 /**
+ * TIOCSWINSZ on a terminal fd (a pty master received over a console
+ * socket): sets its size in character cells; the kernel sends SIGWINCH to
+ * the foreground process group of the pty if the size changed. `ENOTTY` if
+ * `fd` is not a terminal, `EBADF` if it is not open.
+ */
+export declare function setWindowSize(fd: number, columns: number, rows: number): void
+
+/**
  * Sends `signal` through a pidfd, only if `pid` still started at
  * `startTime`. `ESRCH` if it is gone or the pid was reused.
  */
@@ -208,4 +219,10 @@ export declare function waitPid(pid: number): Promise<WaitResult>
 export interface WaitResult {
   exitCode?: number
   signal?: number
+}
+
+/** A terminal's size in character cells. */
+export interface WindowSize {
+  columns: number
+  rows: number
 }

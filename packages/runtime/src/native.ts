@@ -619,3 +619,27 @@ export function makePipe(): [number, number] {
   if (r === undefined || w === undefined) throw new Error('pipe2 returned no fds');
   return [r, w];
 }
+
+function checkCells(n: number, what: string): number {
+  if (!Number.isInteger(n) || n < 1 || n > 0xffff) {
+    throw badArgument(`invalid terminal ${what} ${String(n)}: expected an integer from 1 to 65535`);
+  }
+  return n;
+}
+
+/**
+ * TIOCSWINSZ: sets the size of the terminal `fd` (a pty master); the
+ * processes on the pty get SIGWINCH. `fd` must stay open for the call.
+ */
+export function setWindowSize(fd: number, columns: number, rows: number): void {
+  checkFd(fd, 'terminal fd');
+  checkCells(columns, 'columns');
+  checkCells(rows, 'rows');
+  call({}, () => native().setWindowSize(fd, columns, rows));
+}
+
+/** TIOCGWINSZ: the size of the terminal `fd`. */
+export function getWindowSize(fd: number): { columns: number; rows: number } {
+  checkFd(fd, 'terminal fd');
+  return call({}, () => native().getWindowSize(fd));
+}

@@ -28,12 +28,14 @@ import {
   closeFd,
   compileSeccomp,
   createContainerDir,
+  getWindowSize,
   isAlive,
   isValidContainerId,
   listenUnix,
   listIds,
   lockContainer,
   lockContainerAsync,
+  makePipe,
   mkfifo,
   NativeErrorCode,
   NativeRuntimeError,
@@ -44,6 +46,7 @@ import {
   seccompTables,
   sendFd,
   setChildSubreaper,
+  setWindowSize,
   signalProcess,
   validateId,
   waitPid,
@@ -482,5 +485,23 @@ describe('fd passing', () => {
     const long = caught(() => listenUnix(join(dir, 's'.repeat(120))));
     expect(long.code).toBe(NativeErrorCode.INVALID_ARGUMENT);
     expect(long.message).toContain('longer than the 107-byte limit');
+  });
+});
+
+describe('terminal size', () => {
+  it('refuses fds that are not terminals and sizes out of range', () => {
+    const [r, w] = makePipe();
+    try {
+      const notTty = caught(() => setWindowSize(r, 80, 24));
+      expect(notTty.errno).toBe('ENOTTY');
+      expect(notTty.code).toBe(NativeErrorCode.SYSTEM);
+      expect(caught(() => getWindowSize(w)).errno).toBe('ENOTTY');
+    } finally {
+      closeFd(r);
+      closeFd(w);
+    }
+    expect(caught(() => setWindowSize(-1, 80, 24)).code).toBe(NativeErrorCode.INVALID_ARGUMENT);
+    expect(caught(() => setWindowSize(3, 0, 24)).code).toBe(NativeErrorCode.INVALID_ARGUMENT);
+    expect(caught(() => setWindowSize(3, 80, 70_000)).code).toBe(NativeErrorCode.INVALID_ARGUMENT);
   });
 });
