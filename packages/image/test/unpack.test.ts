@@ -286,6 +286,30 @@ describe('unpackImage', () => {
     }
   });
 
+  it.skipIf(!tools.umoci)(
+    'unpacks a layer written by umoci insert (it ends after the last content, unpadded)',
+    async () => {
+      const src = tempDir();
+      mkdirSync(join(src, 'etc'));
+      writeFileSync(join(src, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+      const layout = join(tempDir(), 'layout');
+      const umoci = (...args: string[]) => execFileSync('umoci', args, { stdio: 'pipe' });
+      umoci('init', '--layout', layout);
+      umoci('new', '--image', `${layout}:v1`);
+      umoci('insert', '--image', `${layout}:v1`, src, '/');
+      const target = join(tempDir(), 'rootfs');
+      const source = await openImageSource(`oci:${layout}:v1`);
+      try {
+        await unpackImage(source, undefined, target);
+      } finally {
+        await source.close();
+      }
+      expect(readFileSync(join(target, 'etc/passwd'), 'utf8')).toBe(
+        'root:x:0:0:root:/root:/bin/sh\n',
+      );
+    },
+  );
+
   it('names the layer when its tar stops inside a header or an entry', async () => {
     const good = await tarLayer([{ name: 'ok', content: 'ok' }]);
     const tar = await tarLayer([
@@ -296,7 +320,6 @@ describe('unpackImage', () => {
     const cuts: [number, RegExp][] = [
       [2000, /inside the content of entry 1 \("first", 3000 bytes\), 1512 bytes short/],
       [3584 + 200, /inside the header of entry 2 \(200 of 512 bytes\)/],
-      [3550, /inside the padding after the content of entry 1/],
     ];
     for (const [length, where] of cuts) {
       for (const compression of ['none', 'gzip'] as const) {

@@ -5,12 +5,15 @@
  * promise per entry) or return a promise to pause the stream.
  *
  * The archive may end with the end-of-archive marker (one zero block is
- * enough) or, as GNU tar, umoci and containerd accept, without it, right after
- * an entry's padded content: some writers (Go's archive/tar without Close,
- * `umoci insert`) stop there. A stream that stops anywhere else (inside a
- * header, an entry's content or its padding, or between a pax / long-name
- * header and its entry) lost data and is reported as truncated
- * (EIMAGE_INVALID).
+ * enough) or without it, right after an entry's complete content, with or
+ * without the zero padding to the next block: Go's archive/tar writes that
+ * padding only when the next header or Close comes, so writers that never
+ * close it (`umoci insert` 0.4) stop after the last entry's content; Go's
+ * reader (umoci, containerd) accepts that. (A layer's DiffID is verified
+ * over the whole stream, so a stream cut short in transit still fails.) A
+ * stream that stops anywhere else (inside a header or an entry's content, or
+ * between a pax / long-name header and its entry) lost data and is reported
+ * as truncated (EIMAGE_INVALID).
  */
 import { Writable } from 'node:stream';
 import { ImageError } from '../errors.js';
@@ -89,14 +92,14 @@ export class TarParser extends Writable {
     );
   }
 
-  /** The stream stopped cleanly after a complete entry (no end-of-archive marker). */
+  /**
+   * The stream stopped cleanly after a complete entry (no end-of-archive
+   * marker), possibly before or inside that entry's zero padding.
+   */
   #atEntryBoundary(): boolean {
-    return (
-      this.#state === 'header' &&
-      this.#headerLength === 0 &&
-      this.#entries > 0 &&
-      !this.#decoder.awaitingEntry
-    );
+    if (this.#entries === 0 || this.#decoder.awaitingEntry) return false;
+    if (this.#state === 'skip') return this.#skipping === 'padding';
+    return this.#state === 'header' && this.#headerLength === 0;
   }
 
   #whereStopped(): string {
@@ -105,9 +108,6 @@ export class TarParser extends Writable {
     const after = last === undefined ? '' : ` (after ${JSON.stringify(last.name)})`;
     if (this.#state === 'data' && last !== undefined) {
       return `stream ended inside the content of entry ${n} (${JSON.stringify(last.name)}, ${last.size} bytes), ${this.#remaining} bytes short`;
-    }
-    if (this.#state === 'skip' && this.#skipping === 'padding' && last !== undefined) {
-      return `stream ended inside the padding after the content of entry ${n} (${JSON.stringify(last.name)})`;
     }
     if (this.#state === 'header' && this.#headerLength > 0) {
       return `stream ended inside the header of entry ${n + 1} (${this.#headerLength} of ${BLOCK} bytes)${after}`;
