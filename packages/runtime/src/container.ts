@@ -1,6 +1,8 @@
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { CgroupStats } from '@ts-oci/cgroups';
+import type { ImageProgressEvent } from '@ts-oci/image';
 import type { Config, Resources } from '@ts-oci/spec';
 import { abortable, ContainerAbortError, onceAborted } from './abort.js';
 import { ContainerError } from './errors.js';
@@ -12,16 +14,22 @@ import {
   UNKNOWN_EXIT,
   watchExit,
 } from './exits.js';
+import type { ImageContainerSource, PreparedImageBundle } from './image.js';
 import * as native from './native.js';
-import type { CreateOptions, Runtime } from './runtime.js';
+import { PtyStdio, type Terminal, type TerminalSize, terminalFromFd } from './pty.js';
+import type { CreateOptions, Runtime, StdioFds } from './runtime.js';
 import { parseSignal } from './signals.js';
 import type { OciState } from './state.js';
 import { type StdioOption, StdioSetup } from './stdio.js';
+import { ConsoleSocket } from './terminal.js';
 
 // Node 20.4+ defines it; older 20.x lack the symbol that `await using` looks up.
 (Symbol as unknown as { asyncDispose?: symbol }).asyncDispose ??= Symbol.for('nodejs.asyncDispose');
 
-/** Where a container comes from: a bundle directory, or a config object and a rootfs. */
+/**
+ * Where a container comes from: a bundle directory, a config object and a
+ * rootfs, or an image reference (see ImageContainerSource).
+ */
 export type ContainerSource =
   | { id: string; bundle: string }
   | {
@@ -31,11 +39,26 @@ export type ContainerSource =
       rootfs: string;
       /** The bundle directory recorded in the state and used as the hooks' cwd (default: the rootfs's parent). */
       bundle?: string;
-    };
+    }
+  | ImageContainerSource;
+
+/**
+ * `'pty'`: the process gets a new pseudo-terminal as stdin, stdout and
+ * stderr (and as its controlling terminal); `terminal` (also `stdin` and
+ * `stdout`) is its master as a duplex stream with `resize()`.
+ */
+export type ContainerStdioOption = StdioOption | 'pty';
 
 export interface ContainerOptions {
-  /** Default `'inherit'`. `'pipe'` gives `stdin`/`stdout`/`stderr` streams. */
-  stdio?: StdioOption;
+  /**
+   * Default `'inherit'` (`'pty'` when the config sets `process.terminal`).
+   * `'pipe'` gives `stdin`/`stdout`/`stderr` streams, `'pty'` a terminal.
+   */
+  stdio?: ContainerStdioOption;
+  /** With `stdio: 'pty'`: the terminal's first size (`process.consoleSize`). */
+  terminalSize?: TerminalSize;
+  /** Image sources: progress of resolving, pulling and unpacking the image (see @ts-oci/image). */
+  onProgress?: (event: ImageProgressEvent) => void;
   /**
    * Bound to the container's life: aborting it kills the container (every
    * process of its cgroup) and makes `wait()` reject with an AbortError. An
@@ -50,8 +73,10 @@ export interface ContainerOptions {
 }
 
 export interface ContainerExecOptions {
-  /** Default `'inherit'`. */
-  stdio?: StdioOption;
+  /** Default `'inherit'`; `'pty'` gives the process a terminal (see ContainerOptions.stdio). */
+  stdio?: ContainerStdioOption;
+  /** With `stdio: 'pty'`: the terminal's first size. */
+  terminalSize?: TerminalSize;
   /** Aborting kills the process and makes `wait()` reject with an AbortError. */
   signal?: AbortSignal;
   /** Allow exec into a paused container. */
@@ -103,7 +128,93 @@ function startTimeFromState(rt: Runtime, id: string): number {
   return typeof startTime === 'number' ? startTime : 0;
 }
 
-function createOptionsOf(source: ContainerSource, opts: ContainerOptions): CreateOptions {
+function checkSource(source: ContainerSource): void {
+  if (typeof source !== 'object' || source === null) {
+    throw new ContainerError(
+      ContainerError.INVALID_PLAN,
+      'expected a container source: { id, bundle }, { id, config, rootfs } or { id, image }',
+    );
+  }
+}
+
+function isImageSource(source: ContainerSource): source is ImageContainerSource {
+  return 'image' in source && source.image !== undefined;
+}
+
+/** `process.consoleSize` for a terminal size option. */
+function consoleSizeOf(
+  size: TerminalSize | undefined,
+  id: string,
+): { width: number; height: number } | undefined {
+  if (size === undefined) return undefined;
+  const ok = (n: unknown) => Number.isInteger(n) && (n as number) > 0 && (n as number) <= 0xffff;
+  if (typeof size !== 'object' || size === null || !ok(size.columns) || !ok(size.rows)) {
+    throw new ContainerError(
+      ContainerError.INVALID_PLAN,
+      `container ${id}: terminalSize must be { columns, rows } (integers from 1 to 65535)`,
+      { id },
+    );
+  }
+  return { width: size.columns, height: size.rows };
+}
+
+/** A config with a terminal on (for `stdio: 'pty'`). */
+function withTerminal(config: Config, size: { width: number; height: number } | undefined): Config {
+  const proc = config.process;
+  if (!proc) return config;
+  return {
+    ...config,
+    process: { ...proc, terminal: true, ...(size ? { consoleSize: size } : {}) },
+  };
+}
+
+/** The bundle's config.json, read for changing it (create validates it). */
+function readBundleConfig(bundle: string, id: string): Config {
+  const path = join(bundle, 'config.json');
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as Config;
+  } catch (err) {
+    throw new ContainerError(
+      ContainerError.INVALID_PLAN,
+      `cannot read ${path}: ${(err as Error).message}`,
+      {
+        id,
+        cause: err,
+      },
+    );
+  }
+}
+
+/** Whether the container gets a pty: asked for, or its config wants a terminal and nothing else was said. */
+function wantsPty(source: ContainerSource, opts: ContainerOptions): boolean {
+  if (opts.stdio === 'pty') {
+    if (opts.consoleSocket !== undefined) {
+      throw new ContainerError(
+        ContainerError.INVALID_PLAN,
+        `container ${source.id}: stdio 'pty' and consoleSocket are two ways to get the terminal: give one`,
+        { id: source.id },
+      );
+    }
+    return true;
+  }
+  if (opts.stdio !== undefined || opts.consoleSocket !== undefined || isImageSource(source)) {
+    return false;
+  }
+  if ('config' in source && source.config !== undefined)
+    return source.config.process?.terminal === true;
+  if (typeof source.bundle !== 'string') return false;
+  try {
+    return readBundleConfig(resolve(source.bundle), source.id).process?.terminal === true;
+  } catch {
+    return false; // create reports what is wrong with it
+  }
+}
+
+function createOptionsOf(
+  source: Exclude<ContainerSource, ImageContainerSource>,
+  opts: ContainerOptions,
+  pty: boolean,
+): CreateOptions {
   const base = {
     id: source.id,
     consoleSocket: opts.consoleSocket,
@@ -112,19 +223,7 @@ function createOptionsOf(source: ContainerSource, opts: ContainerOptions): Creat
     noPivot: opts.noPivot,
     noNewKeyring: opts.noNewKeyring,
   };
-  if (typeof source !== 'object' || source === null) {
-    throw new ContainerError(
-      ContainerError.INVALID_PLAN,
-      'expected a container source: { id, bundle } or { id, config, rootfs }',
-    );
-  }
-  if ('image' in source) {
-    throw new ContainerError(
-      ContainerError.INVALID_PLAN,
-      `container ${source.id}: creating from an image reference is not supported by the API yet; build a bundle with @ts-oci/image's createBundle and pass { bundle }`,
-      { id: source.id },
-    );
-  }
+  const size = pty ? consoleSizeOf(opts.terminalSize, source.id) : undefined;
   if ('config' in source && source.config !== undefined) {
     if (typeof source.rootfs !== 'string' || source.rootfs === '') {
       throw new ContainerError(
@@ -134,20 +233,39 @@ function createOptionsOf(source: ContainerSource, opts: ContainerOptions): Creat
       );
     }
     const rootfs = resolve(source.rootfs);
-    const config: Config = {
+    let config: Config = {
       ...source.config,
       root: { ...source.config.root, path: rootfs },
     };
+    if (pty) config = withTerminal(config, size);
     return { ...base, bundle: resolve(source.bundle ?? dirname(rootfs)), config };
   }
   if (typeof source.bundle !== 'string' || source.bundle === '') {
     throw new ContainerError(
       ContainerError.INVALID_PLAN,
-      `container ${source.id}: expected { id, bundle } or { id, config, rootfs }`,
+      `container ${source.id}: expected { id, bundle }, { id, config, rootfs } or { id, image }`,
       { id: source.id },
     );
   }
-  return { ...base, bundle: isAbsolute(source.bundle) ? source.bundle : resolve(source.bundle) };
+  const bundle = isAbsolute(source.bundle) ? source.bundle : resolve(source.bundle);
+  if (!pty) return { ...base, bundle };
+  return { ...base, bundle, config: withTerminal(readBundleConfig(bundle, source.id), size) };
+}
+
+/** A container's or exec'd process's stdio: pipes and fds, or a pty. */
+type Stdio = StdioSetup | PtyStdio;
+
+/** The fds a pty process's init gets: its own stdio is replaced by the pty slave. */
+const PTY_INIT_STDIO: StdioFds = ['ignore', 'ignore', 'ignore'];
+
+/** Receives the pty master the init sent (before create or exec returned). */
+async function receiveTerminal(socket: ConsoleSocket): Promise<PtyStdio> {
+  try {
+    const { fd } = await socket.receive(10_000);
+    return new PtyStdio(terminalFromFd(fd));
+  } finally {
+    socket.close();
+  }
 }
 
 function aborted(signal: AbortSignal, id: string, what: string): ContainerAbortError {
@@ -182,24 +300,70 @@ export async function createContainer(
   source: ContainerSource,
   opts: ContainerOptions = {},
 ): Promise<Container> {
-  const create = createOptionsOf(source, opts);
-  const id = create.id;
+  checkSource(source);
+  const id = source.id;
   const signal = opts.signal;
   if (signal?.aborted) throw aborted(signal, id, `creating container ${id}`);
+  const pty = wantsPty(source, opts);
+  let create: CreateOptions;
+  let image: PreparedImageBundle | undefined;
+  if (isImageSource(source)) {
+    const { prepareImageBundle } = await import('./image.js');
+    try {
+      image = await prepareImageBundle(rt, source, {
+        terminal: pty,
+        consoleSize: pty ? consoleSizeOf(opts.terminalSize, id) : undefined,
+        onProgress: opts.onProgress,
+        signal,
+      });
+    } catch (err) {
+      if (signal?.aborted) throw aborted(signal, id, `creating container ${id}`);
+      throw err;
+    }
+    create = {
+      id,
+      bundle: image.bundle,
+      ownsBundle: image.owned,
+      consoleSocket: opts.consoleSocket,
+      pidFile: opts.pidFile,
+      preserveFds: opts.preserveFds,
+      noPivot: opts.noPivot,
+      noNewKeyring: opts.noNewKeyring,
+    };
+  } else {
+    create = createOptionsOf(source, opts, pty);
+  }
   becomeSubreaper();
-  const stdio = new StdioSetup(opts.stdio, 'stdio');
+  let stdio: Stdio | undefined;
+  let socket: ConsoleSocket | undefined;
   let state: OciState;
   try {
-    state = await rt.create({ ...create, stdio: stdio.fds });
+    if (pty) socket = ConsoleSocket.open();
+    else stdio = new StdioSetup(opts.stdio as StdioOption | undefined, 'stdio');
+    state = await rt.create({
+      ...create,
+      stdio: stdio instanceof StdioSetup ? stdio.fds : PTY_INIT_STDIO,
+      ...(socket ? { consoleSocket: socket.path } : {}),
+    });
   } catch (err) {
-    stdio.destroy();
+    stdio?.destroy();
+    socket?.close();
+    await image?.discard().catch(() => {});
     throw err;
   }
-  stdio.releaseChildEnds();
+  stdio?.releaseChildEnds();
+  if (socket) {
+    try {
+      stdio = await receiveTerminal(socket);
+    } catch (err) {
+      await rt.delete(id, { force: true }).catch(() => {});
+      throw err;
+    }
+  }
   const container = new Container(rt, id, {
     pid: state.pid,
     startTime: startTimeFromState(rt, id),
-    stdio,
+    stdio: stdio ?? null,
     created: true,
   });
   registry(rt).set(id, container);
@@ -255,13 +419,15 @@ export async function openContainer(rt: Runtime, id: string): Promise<Container>
 export class Container implements AsyncDisposable {
   readonly id: string;
   readonly runtime: Runtime;
-  /** The container's stdin when created with `stdio: 'pipe'`; null otherwise. */
+  /** The container's stdin when created with `stdio: 'pipe'` (the terminal with `'pty'`); null otherwise. */
   readonly stdin: Writable | null;
   readonly stdout: Readable | null;
   readonly stderr: Readable | null;
+  /** With `stdio: 'pty'`: the pty master (a duplex stream with `resize()`); null otherwise. */
+  readonly terminal: Terminal | null;
   readonly #pid: number;
   readonly #startTime: number;
-  readonly #stdio: StdioSetup | null;
+  readonly #stdio: Stdio | null;
   readonly #hub: EventHub;
   readonly #exit: Promise<ContainerExit>;
   #exitStatus: ContainerExit | undefined;
@@ -274,7 +440,7 @@ export class Container implements AsyncDisposable {
   constructor(
     rt: Runtime,
     id: string,
-    init: { pid: number; startTime: number; stdio: StdioSetup | null; created?: boolean },
+    init: { pid: number; startTime: number; stdio: Stdio | null; created?: boolean },
   ) {
     this.runtime = rt;
     this.id = id;
@@ -284,6 +450,7 @@ export class Container implements AsyncDisposable {
     this.stdin = init.stdio?.stdin ?? null;
     this.stdout = init.stdio?.stdout ?? null;
     this.stderr = init.stdio?.stderr ?? null;
+    this.terminal = init.stdio instanceof PtyStdio ? init.stdio.terminal : null;
     this.#hub = new EventHub(id, (active) => this.#eventsActive(active));
     if (init.created) this.#hub.emit({ type: 'created', pid: init.pid });
     if (init.pid > 0) {
@@ -377,13 +544,16 @@ export class Container implements AsyncDisposable {
   /**
    * Removes the container; `force` kills it first if it still runs. Resolves
    * after the `exited` and `deleted` events. The stdin stream is closed;
-   * stdout and stderr end once read to their end.
+   * stdout and stderr end once read to their end. A terminal's master is
+   * closed (what the stream buffered stays readable). A bundle made for an
+   * image (unless the caller named it) is removed.
    */
   async delete(opts: { force?: boolean } = {}): Promise<void> {
     await this.runtime.delete(this.id, opts);
     // Delete has killed and waited for the process: its exit report is due.
     await this.#exit;
-    this.stdin?.destroy();
+    if (this.terminal) await this.terminal.closeAfterDrain(1_000);
+    else this.stdin?.destroy();
     this.#hub.emit({ type: 'deleted' });
     this.#eventsActive(false);
     const reg = registry(this.runtime);
@@ -416,22 +586,48 @@ export class Container implements AsyncDisposable {
     const signal = opts.signal;
     if (signal?.aborted) throw aborted(signal, this.id, `exec in container ${this.id}`);
     becomeSubreaper();
-    const stdio = new StdioSetup(opts.stdio, 'exec stdio');
+    const pty = opts.stdio === 'pty' || (opts.stdio === undefined && process.terminal === true);
+    const size = pty ? consoleSizeOf(opts.terminalSize, this.id) : undefined;
+    let stdio: Stdio | undefined;
+    let socket: ConsoleSocket | undefined;
     let pid: number;
     try {
+      if (pty) socket = ConsoleSocket.open();
+      else stdio = new StdioSetup(opts.stdio as StdioOption | undefined, 'exec stdio');
       const base = (await this.runtime.config(this.id)).process;
+      const { consoleSize: _size, ...inherited } = base ?? { args: [], cwd: '/' };
       ({ pid } = await this.runtime.exec(this.id, {
-        process: { ...base, terminal: false, ...process, cwd: process.cwd ?? base?.cwd ?? '/' },
-        stdio: stdio.fds,
+        process: {
+          ...inherited,
+          ...process,
+          terminal: pty,
+          ...(size ? { consoleSize: size } : {}),
+          cwd: process.cwd ?? base?.cwd ?? '/',
+        },
+        stdio: stdio instanceof StdioSetup ? stdio.fds : PTY_INIT_STDIO,
         ignorePaused: opts.ignorePaused,
         detach: true,
+        ...(socket ? { consoleSocket: socket.path } : {}),
       }));
     } catch (err) {
-      stdio.destroy();
+      stdio?.destroy();
+      socket?.close();
       throw err;
     }
-    stdio.releaseChildEnds();
-    const proc = new ContainerProcess(this.id, pid, stdio);
+    stdio?.releaseChildEnds();
+    if (socket) {
+      try {
+        stdio = await receiveTerminal(socket);
+      } catch (err) {
+        try {
+          globalThis.process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+        throw err;
+      }
+    }
+    const proc = new ContainerProcess(this.id, pid, stdio as Stdio);
     if (signal) proc.bindSignal(signal);
     return proc;
   }
@@ -497,21 +693,24 @@ export class ContainerProcess {
   readonly stdin: Writable | null;
   readonly stdout: Readable | null;
   readonly stderr: Readable | null;
+  /** With `stdio: 'pty'`: the pty master (a duplex stream with `resize()`); null otherwise. */
+  readonly terminal: Terminal | null;
   readonly #startTime: number | undefined;
   readonly #exit: Promise<ContainerExit>;
-  readonly #stdio: StdioSetup;
+  readonly #stdio: Stdio;
   #exitStatus: ContainerExit | undefined;
   #abortedBy: AbortSignal | undefined;
   #unbindSignal: (() => void) | undefined;
 
   /** @internal */
-  constructor(containerId: string, pid: number, stdio: StdioSetup) {
+  constructor(containerId: string, pid: number, stdio: Stdio) {
     this.containerId = containerId;
     this.pid = pid;
     this.#stdio = stdio;
     this.stdin = stdio.stdin;
     this.stdout = stdio.stdout;
     this.stderr = stdio.stderr;
+    this.terminal = stdio instanceof PtyStdio ? stdio.terminal : null;
     // Our child (or zombie) by now: the first stage exited before exec returned.
     let startTime: number | undefined;
     try {

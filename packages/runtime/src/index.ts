@@ -1,3 +1,5 @@
+/** Progress events of image sources (`onProgress`), from @ts-oci/image. */
+export type { ImageProgressEvent } from '@ts-oci/image';
 export { ContainerAbortError } from './abort.js';
 export { BundleError, writeDefaultConfig } from './bundle.js';
 export {
@@ -6,13 +8,16 @@ export {
   type ContainerOptions,
   ContainerProcess,
   type ContainerSource,
+  type ContainerStdioOption,
   type ExecProcess,
 } from './container.js';
 export { ContainerError } from './errors.js';
 export type { ContainerEvent, ContainerEventType } from './events.js';
 export type { ContainerExit } from './exits.js';
 export { features, OCI_VERSION_MIN } from './features.js';
+export type { ImageContainerSource } from './image.js';
 export type { InitPlan, NamespacePlan, ProcessPlan } from './plan.js';
+export { Terminal, type TerminalSize } from './pty.js';
 export {
   type CreateOptions,
   DEFAULT_STATE_ROOT,

@@ -3,6 +3,7 @@ import { rename, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { CgroupManager, CgroupPaths, CgroupStats } from '@ts-oci/cgroups';
 import type { HookKind } from '@ts-oci/hooks';
+import type { RegistryClientOptions } from '@ts-oci/image';
 import { initBinaryPath } from '@ts-oci/namespaces';
 import type { Config, DeviceCgroup, Resources } from '@ts-oci/spec';
 import { SpecValidationError } from '@ts-oci/spec/errors';
@@ -37,6 +38,15 @@ export interface RuntimeOptions {
   initPath?: string;
   /** Use the systemd cgroup driver (not supported yet: create fails clearly). */
   systemdCgroup?: boolean;
+  /**
+   * The @ts-oci/image store for containers made from image references
+   * (`createContainer({ id, image })`): bare names are looked up there, and
+   * registry images pulled into it. None by default: registry images are
+   * then unpacked straight from the registry, not kept.
+   */
+  imageStore?: string;
+  /** How registries are reached for image references (plain http, CA, credentials, …). */
+  registry?: RegistryClientOptions;
 }
 
 /** A container's stdio: fds of this process (0, 1, 2 by default), passed untouched. */
@@ -57,6 +67,14 @@ export interface CreateOptions {
    * way); a relative `root.path` is resolved against `bundle`.
    */
   config?: Config;
+  /**
+   * The bundle was made for this container by @ts-oci/image's createBundle:
+   * deleting the container removes it (removeBundle: unmounts an overlay
+   * rootfs, drops the store lease, deletes the directory). It is recorded
+   * in the state, so an interrupted create's `delete --force` removes it
+   * too. If create fails, the bundle stays the caller's.
+   */
+  ownsBundle?: boolean;
 }
 
 export interface RunOptions extends CreateOptions {
@@ -114,6 +132,10 @@ export interface ExitStatus {
  */
 export class Runtime {
   readonly root: string;
+  /** See RuntimeOptions.imageStore. */
+  readonly imageStore: string | undefined;
+  /** See RuntimeOptions.registry. */
+  readonly registry: RegistryClientOptions | undefined;
   private readonly logFn: (level: LogLevel, msg: string) => void;
   private readonly debug: boolean;
   private readonly initPath: string | undefined;
@@ -125,6 +147,8 @@ export class Runtime {
     this.debug = opts.debug === true;
     this.initPath = opts.initPath;
     this.systemdCgroup = opts.systemdCgroup === true;
+    this.imageStore = opts.imageStore === undefined ? undefined : resolve(opts.imageStore);
+    this.registry = opts.registry;
   }
 
   /** Creates the container: everything but the user process, which waits for start(). */
@@ -182,6 +206,7 @@ export class Runtime {
       config,
       // Recorded before it exists, so an interrupted create can still be cleaned.
       cgroup: cgroup.paths(),
+      ...(opts.ownsBundle ? { ownedBundle: bundleDir } : {}),
     };
     let channel: InitChannel | undefined;
     try {
@@ -480,9 +505,30 @@ export class Runtime {
       await this.destroyCgroup(state);
       lock.remove();
       state.status = 'stopped';
-      await this.hooks('poststop', state.config, toOciState(state, 'stopped'));
+      try {
+        await this.hooks('poststop', state.config, toOciState(state, 'stopped'));
+      } finally {
+        // After the hooks: they run in the bundle directory.
+        if (state.ownedBundle) await this.removeOwnedBundle(id, state.ownedBundle);
+      }
     } finally {
       lock.unlock();
+    }
+  }
+
+  /**
+   * Removes a bundle the container owned. The container is gone already, so
+   * a failure is logged (as a warning), not thrown.
+   */
+  private async removeOwnedBundle(id: string, dir: string): Promise<void> {
+    try {
+      const { removeBundle } = await import('@ts-oci/image');
+      await removeBundle(dir);
+    } catch (err) {
+      this.logFn(
+        'warning',
+        `container ${id}: removing its bundle ${dir}: ${(err as Error).message}`,
+      );
     }
   }
 

@@ -28,6 +28,8 @@ export interface StoredState {
   config: Config;
   /** Where the container's cgroups are (CgroupManager.paths()); absent before cgroups existed. */
   cgroup?: CgroupPaths;
+  /** A bundle made for the container (@ts-oci/image createBundle) that `delete` removes. */
+  ownedBundle?: string;
 }
 
 /** The runtime-spec state document, in runc's field order. */

@@ -1,6 +1,8 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -15,6 +17,69 @@ function example(name: string, args: string[]) {
     timeout: 60_000,
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Runs an example without blocking the event loop (a registry served by this process's child must keep answering). */
+function exampleAsync(name: string, args: string[]) {
+  return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolveRun) => {
+    const child = spawn(process.execPath, [resolve(EXAMPLES, name), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 60_000,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('close', (status) => resolveRun({ status, stdout, stderr }));
+  });
+}
+
+const REGISTRY = '/usr/bin/docker-registry';
+const SKOPEO = '/usr/bin/skopeo';
+
+/** A CNCF distribution registry on 127.0.0.1 (loopback only), storage in `dir`. */
+async function startRegistry(dir: string): Promise<{ host: string; child: ChildProcess }> {
+  const port = await new Promise<number>((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const a = server.address();
+      server.close(() => done(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+  const config = join(dir, 'registry.yml');
+  writeFileSync(
+    config,
+    `version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\nhttp:\n  addr: 127.0.0.1:${port}\n  secret: examples-test-${port}\n`,
+  );
+  const child = spawn(REGISTRY, ['serve', config], { stdio: 'ignore' });
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/v2/`);
+      await res.body?.cancel();
+      if (res.status === 200) return { host: `127.0.0.1:${port}`, child };
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error('docker-registry did not start');
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** stderr lines of image-run.mjs without the percentage steps. */
+function steps(stderr: string): string[] {
+  return stderr
+    .trim()
+    .split('\n')
+    .filter((l) => !/ \d+%$/.test(l));
 }
 
 function sandbox(args: string[]) {
@@ -92,4 +157,80 @@ describe.skipIf(!existsSync(BUILT))('examples (root)', () => {
     expect(lines.at(-1)).toMatchObject({ supervisor: 'done', attempts: 3 });
     expect(r.stderr).toBe('crashing\ncrashing\n');
   });
+
+  it('image-run: runs a busybox image built offline, with progress lines from the image package', () => {
+    const r = example('image-run.mjs', []);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(
+      'hello from busybox in /tmp\nWelcome to a busybox image made offline.\nexit 0\n',
+    );
+    const lines = steps(r.stderr);
+    expect(lines[0]).toMatch(/^resolving oci:\/.*\/layout:v1$/);
+    expect(lines[1]).toMatch(/^resolved sha256:[0-9a-f]{64} \(1 layer, [0-9.]+ (kB|MB)\)$/);
+    expect(lines[2]).toMatch(/^layer 1\/1 unpacking [0-9.]+ (kB|MB)$/);
+    expect(lines[3]).toMatch(/^layer 1\/1 unpacked \(\d+ entries\)$/);
+    expect(lines[4]).toMatch(/^ready oci:\/.*\/layout:v1$/);
+    expect(lines).toHaveLength(5);
+    // The percentages rise to 100 for the layer.
+    const percents = r.stderr.match(/ (\d+)%$/gm)?.map((p) => Number.parseInt(p, 10)) ?? [];
+    expect(percents.at(-1)).toBe(100);
+    expect([...percents].sort((a, b) => a - b)).toEqual(percents);
+    // CMD replaces the image's Cmd; its Entrypoint (sh -c) stays.
+    const cmd = example('image-run.mjs', ['--', 'echo "$IMAGE_NAME"; exit 3']);
+    expect(cmd.stdout).toBe('busybox\nexit 3\n');
+    expect(cmd.status).toBe(1);
+  });
+
+  it.skipIf(!existsSync(REGISTRY) || !existsSync(SKOPEO))(
+    'image-run: pulls from a loopback registry into a store (downloads), then finds it there',
+    async () => {
+      const work = mkdtempSync(join(tmpdir(), 'tsoci-examples-registry-'));
+      let registry: ChildProcess | undefined;
+      try {
+        const started = await startRegistry(work);
+        registry = started.child;
+        const modulePath = resolve(EXAMPLES, 'busybox-image.mjs');
+        const { makeBusyboxImage } = (await import(modulePath)) as {
+          makeBusyboxImage: (dir: string, o: { tag: string }) => string;
+        };
+        const layout = makeBusyboxImage(join(work, 'layout'), { tag: 'v1' });
+        const remote = `${started.host}/examples/busybox:v1`;
+        execFileSync(SKOPEO, [
+          'copy',
+          '--quiet',
+          '--dest-tls-verify=false',
+          layout,
+          `docker://${remote}`,
+        ]);
+        const store = join(work, 'store');
+        const args = ['--store', store, '--plain-http', started.host, '--image', remote];
+        const first = await exampleAsync('image-run.mjs', [...args, '--', 'cat', '/etc/motd']);
+        expect(first.stderr).not.toMatch(/image-run:/);
+        expect(first.stdout).toBe('Welcome to a busybox image made offline.\nexit 0\n');
+        const lines = steps(first.stderr);
+        expect(lines[0]).toBe(`resolving ${remote}`);
+        expect(lines.slice(2, 4)).toEqual([
+          expect.stringMatching(/^layer 1\/1 downloading [0-9.]+ (kB|MB)$/),
+          expect.stringMatching(/^layer 1\/1 downloaded [0-9.]+ (kB|MB)$/),
+        ]);
+        expect(lines.slice(4)).toEqual([
+          expect.stringMatching(/^layer 1\/1 unpacking/),
+          expect.stringMatching(/^layer 1\/1 unpacked/),
+          `ready ${remote}`,
+        ]);
+        // In the store now: no registry needed (it is stopped), nothing downloaded.
+        registry.kill('SIGKILL');
+        const again = await exampleAsync('image-run.mjs', ['--store', store, '--image', remote]);
+        expect(again.stdout).toBe('exit 0\n');
+        const second = steps(again.stderr);
+        expect(second.some((l) => l.includes('download'))).toBe(false);
+        // As root the rootfs is an overlay of the layers unpacked by the first run.
+        if (process.getuid?.() === 0) expect(second).toContain('layer 1/1 already unpacked');
+        expect(readdirSync(join(store, 'tsoci/leases'))).toEqual([]);
+      } finally {
+        registry?.kill('SIGKILL');
+        rmSync(work, { recursive: true, force: true });
+      }
+    },
+  );
 });
