@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { CGROUP_ERROR_CODES, CgroupError } from './errors.js';
 
@@ -104,7 +104,7 @@ export async function getCgroupSetup(
   root = '/sys/fs/cgroup',
   mountinfo?: string,
 ): Promise<CgroupSetup> {
-  const text = mountinfo ?? (await readFile('/proc/self/mountinfo', 'utf8'));
+  const text = mountinfo ?? readFileSync('/proc/self/mountinfo', 'utf8');
   const all = parseMountinfo(text).filter((m) => m.fstype === 'cgroup' || m.fstype === 'cgroup2');
   const normRoot = posix.normalize(root);
   const under = all.filter((m) => isUnder(m.mountpoint, normRoot));
@@ -131,7 +131,7 @@ export async function getCgroupSetup(
   if (unifiedMount !== undefined) {
     let controllers: string[] = [];
     try {
-      const raw = await readFile(posix.join(unifiedMount.mountpoint, 'cgroup.controllers'), 'utf8');
+      const raw = readFileSync(posix.join(unifiedMount.mountpoint, 'cgroup.controllers'), 'utf8');
       controllers = raw.split(/\s+/).filter((c) => c !== '');
     } catch {
       // An unreadable cgroup.controllers means no usable controllers, not a broken host.
@@ -274,5 +274,5 @@ export function unifiedCgroupDir(
 }
 
 export async function readProcSelfCgroup(text?: string): Promise<ProcCgroups> {
-  return parseProcCgroup(text ?? (await readFile('/proc/self/cgroup', 'utf8')));
+  return parseProcCgroup(text ?? readFileSync('/proc/self/cgroup', 'utf8'));
 }
