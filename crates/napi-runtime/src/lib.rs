@@ -453,7 +453,9 @@ pub fn seccomp_tables() -> SeccompTables {
 // reports each exit to a JavaScript callback. A thread of its own, not the
 // libuv pool: a wait lasts as long as the container does, and a few
 // long-lived containers would otherwise occupy every pool thread (fs, dns and
-// crypto of the whole Node process would queue behind them).
+// crypto of the whole Node process would queue behind them). The same
+// thread and epoll set carry the cgroup OOM notifications (see below): one
+// token space, two maps.
 
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -492,6 +494,8 @@ struct ExitWatcher {
     watched: Mutex<HashMap<u32, Watched>>,
     next_token: AtomicU32,
     sink: Mutex<Option<Arc<ExitSink>>>,
+    ooms: Mutex<HashMap<u32, OomWatched>>,
+    oom_sink: Mutex<Option<Arc<OomSink>>>,
 }
 
 static EXIT_WATCHER: Mutex<Option<Arc<ExitWatcher>>> = Mutex::new(None);
@@ -525,7 +529,11 @@ fn epoll_create() -> std::result::Result<OwnedFd, i32> {
 }
 
 fn epoll_ctl(epoll: RawFd, op: i32, fd: RawFd, token: u32) -> std::result::Result<(), i32> {
-    let mut ev = libc::epoll_event { events: (libc::EPOLLIN | libc::EPOLLONESHOT) as u32, u64: u64::from(token) };
+    epoll_ctl_events(epoll, op, fd, token, (libc::EPOLLIN | libc::EPOLLONESHOT) as u32)
+}
+
+fn epoll_ctl_events(epoll: RawFd, op: i32, fd: RawFd, token: u32, events: u32) -> std::result::Result<(), i32> {
+    let mut ev = libc::epoll_event { events, u64: u64::from(token) };
     // SAFETY: `ev` is a valid epoll_event that outlives the call; the fds are
     // owned by the caller and open for the duration of the call.
     let rc = unsafe { libc::epoll_ctl(epoll, op, fd, &mut ev) };
@@ -641,7 +649,10 @@ fn run_exit_watcher(w: Arc<ExitWatcher>) {
         for ev in &events[..n] {
             let token = ev.u64 as u32;
             // Absent when cancelled after the kernel queued the event.
-            let Some(watched) = locked(&w.watched).remove(&token) else { continue };
+            let Some(watched) = locked(&w.watched).remove(&token) else {
+                on_oom_ready(&w, token);
+                continue;
+            };
             let ((exit_code, signal), source) = exit_status_of(&watched);
             let _ = epoll_ctl(epoll, libc::EPOLL_CTL_DEL, watched.pidfd.as_raw_fd(), token);
             drop(watched);
@@ -656,6 +667,15 @@ fn run_exit_watcher(w: Arc<ExitWatcher>) {
     }
 }
 
+/// A token for a new watch (never 0).
+fn next_token(w: &ExitWatcher) -> u32 {
+    let mut token = w.next_token.fetch_add(1, Ordering::Relaxed);
+    if token == 0 {
+        token = w.next_token.fetch_add(1, Ordering::Relaxed);
+    }
+    token
+}
+
 fn exit_watcher() -> Result<Arc<ExitWatcher>> {
     let mut slot = locked(&EXIT_WATCHER);
     if let Some(w) = slot.as_ref() {
@@ -667,6 +687,8 @@ fn exit_watcher() -> Result<Arc<ExitWatcher>> {
         watched: Mutex::new(HashMap::new()),
         next_token: AtomicU32::new(1),
         sink: Mutex::new(None),
+        ooms: Mutex::new(HashMap::new()),
+        oom_sink: Mutex::new(None),
     });
     let for_thread = w.clone();
     std::thread::Builder::new()
@@ -697,10 +719,7 @@ pub fn exit_watch_add(pid: u32, start_time: i64) -> Result<u32> {
     let w = exit_watcher()?;
     let pidfd = tsoci_state::open_pidfd(pid, start_time).map_err(state_err)?;
     let raw = pidfd.as_raw_fd();
-    let mut token = w.next_token.fetch_add(1, Ordering::Relaxed);
-    if token == 0 {
-        token = w.next_token.fetch_add(1, Ordering::Relaxed);
-    }
+    let token = next_token(&w);
     // In the map before epoll can report it.
     locked(&w.watched).insert(token, Watched { pidfd, pid, start_time });
     if let Err(errno) = epoll_ctl(w.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, raw, token) {
@@ -721,6 +740,266 @@ pub fn exit_watch_cancel(token: u32) -> Result<bool> {
         watched.pidfd.as_raw_fd(),
         token,
     );
+    Ok(true)
+}
+
+// ------------------------------------------------------- cgroup OOM watching
+//
+// No polling: the kernel says when a memory cgroup hits OOM.
+// - cgroup v1: an eventfd registered for `memory.oom_control` through
+//   `cgroup.event_control` ("<eventfd> <fd of memory.oom_control>"). The
+//   kernel signals it when the cgroup enters OOM (before the kill), and once
+//   more when the cgroup is removed; reading the file then fails, which is
+//   how removal is told apart.
+// - cgroup v2: inotify IN_MODIFY on `memory.events` (the kernel notifies on
+//   every counter change, `oom_kill` included) and IN_DELETE_SELF on the
+//   cgroup directory (rmdir). memory.events is opened by path at each
+//   wakeup, never kept open: an open file inside the directory would pin its
+//   dentry and hold IN_DELETE_SELF back until it is closed.
+// Each wakeup reports the notifications drained and the `oom_kill` counter
+// read then; the TypeScript side turns them into events.
+
+use std::fs::File;
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::fs::FileExt;
+
+/// What a cgroup OOM watch saw at one wakeup.
+#[napi(object)]
+pub struct OomEvent {
+    pub token: u32,
+    /// v1: OOM notifications since the last report (eventfd count); v2:
+    /// changes of memory.events.
+    pub notifications: u32,
+    /// The `oom_kill` counter now (v1 memory.oom_control, v2 memory.events);
+    /// null when the kernel has none (v1 before Linux 4.13) or the cgroup is gone.
+    pub oom_kill: Option<u32>,
+    /// The cgroup was removed: no event follows.
+    pub gone: bool,
+}
+
+type OomSink = ThreadsafeFunction<OomEvent, (), OomEvent, Status, false, true>;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OomKind {
+    V1,
+    V2,
+}
+
+enum Counter {
+    /// v1: memory.oom_control, kept open (the eventfd is registered for it).
+    Open(File),
+    /// v2: memory.events, opened at each read.
+    Path(String),
+}
+
+struct OomWatched {
+    kind: OomKind,
+    /// v1: the eventfd; v2: the inotify fd. Non-blocking.
+    notify: File,
+    counter: Counter,
+    /// v2: the inotify watch descriptor of the cgroup directory.
+    dir_wd: i32,
+}
+
+fn io_errno(e: &std::io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(libc::EIO)
+}
+
+/// `oom_kill N` from the text of memory.oom_control or memory.events.
+fn parse_oom_kill(text: &str) -> Option<u32> {
+    text.lines().find_map(|line| {
+        let mut it = line.split_ascii_whitespace();
+        match (it.next(), it.next()) {
+            (Some("oom_kill"), Some(n)) => n.parse::<u64>().ok().map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+            _ => None,
+        }
+    })
+}
+
+/// The counter file's text, or None when the cgroup is gone (ENODEV/ENOENT).
+fn read_counter(counter: &Counter) -> Option<String> {
+    let mut buf = [0u8; 4096];
+    let n = match counter {
+        Counter::Open(f) => f.read_at(&mut buf, 0).ok()?,
+        Counter::Path(path) => File::open(path).ok()?.read_at(&mut buf, 0).ok()?,
+    };
+    Some(String::from_utf8_lossy(buf.get(..n)?).into_owned())
+}
+
+/// Drains the notification fd: (notifications, the cgroup directory went away).
+fn drain_notifications(o: &mut OomWatched) -> (u32, bool) {
+    match o.kind {
+        OomKind::V1 => {
+            let mut count = [0u8; 8];
+            match o.notify.read(&mut count) {
+                Ok(8) => (u32::try_from(u64::from_ne_bytes(count)).unwrap_or(u32::MAX), false),
+                _ => (0, false),
+            }
+        }
+        OomKind::V2 => {
+            let mut notifications = 0u32;
+            let mut gone = false;
+            // struct inotify_event: wd, mask, cookie, len, then `len` name bytes.
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = match o.notify.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    Err(_) => break, // EAGAIN: drained
+                };
+                let mut off = 0usize;
+                while let Some(head) = buf.get(off..off + 16).filter(|_| off + 16 <= n) {
+                    let field = |i: usize| {
+                        let mut b = [0u8; 4];
+                        b.copy_from_slice(head.get(i * 4..i * 4 + 4).unwrap_or(&[0; 4]));
+                        b
+                    };
+                    let wd = i32::from_ne_bytes(field(0));
+                    let mask = u32::from_ne_bytes(field(1));
+                    let len = u32::from_ne_bytes(field(3)) as usize;
+                    if mask & libc::IN_MODIFY != 0 {
+                        notifications = notifications.saturating_add(1);
+                    }
+                    if wd == o.dir_wd && mask & (libc::IN_DELETE_SELF | libc::IN_IGNORED) != 0 {
+                        gone = true;
+                    }
+                    off += 16 + len;
+                }
+            }
+            (notifications, gone)
+        }
+    }
+}
+
+fn on_oom_ready(w: &ExitWatcher, token: u32) {
+    let event = {
+        let mut ooms = locked(&w.ooms);
+        let Some(o) = ooms.get_mut(&token) else { return };
+        let (notifications, dir_gone) = drain_notifications(o);
+        let text = if dir_gone { None } else { read_counter(&o.counter) };
+        let gone = text.is_none();
+        let event = OomEvent { token, notifications, oom_kill: text.as_deref().and_then(parse_oom_kill), gone };
+        if gone {
+            if let Some(o) = ooms.remove(&token) {
+                let _ = epoll_ctl(w.epoll.as_raw_fd(), libc::EPOLL_CTL_DEL, o.notify.as_raw_fd(), token);
+            }
+        }
+        event
+    };
+    let sink = locked(&w.oom_sink).clone();
+    if let Some(sink) = sink {
+        sink.call(event, ThreadsafeFunctionCallMode::NonBlocking);
+    }
+}
+
+fn fresh_fd(fd: i32, what: &str) -> Result<File> {
+    if fd < 0 {
+        return Err(errno_error(last_errno(), what));
+    }
+    // SAFETY: a non-negative return of eventfd/inotify_init1 is a new fd
+    // that nothing else owns.
+    Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
+fn open_cgroup_file(dir: &str, name: &str, write: bool) -> Result<File> {
+    let path = format!("{dir}/{name}");
+    std::fs::OpenOptions::new()
+        .read(!write)
+        .write(write)
+        .open(&path)
+        .map_err(|e| errno_error(io_errno(&e), &format!("opening {path}")))
+}
+
+fn c_path(path: &str) -> Result<std::ffi::CString> {
+    std::ffi::CString::new(path).map_err(|_| einval(format!("path {path:?} contains a NUL byte")))
+}
+
+fn add_inotify_watch(ifd: &File, path: &str, mask: u32) -> Result<i32> {
+    let c = c_path(path)?;
+    // SAFETY: `c` is a NUL-terminated path alive for the call; `ifd` is an
+    // open inotify fd.
+    let wd = unsafe { libc::inotify_add_watch(ifd.as_raw_fd(), c.as_ptr(), mask) };
+    if wd < 0 {
+        return Err(errno_error(last_errno(), &format!("inotify watch on {path}")));
+    }
+    Ok(wd)
+}
+
+fn oom_watch_open(kind: OomKind, dir: &str) -> Result<OomWatched> {
+    match kind {
+        OomKind::V1 => {
+            let counter = open_cgroup_file(dir, "memory.oom_control", false)?;
+            // SAFETY: plain integer arguments; the result is checked by fresh_fd.
+            let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+            let notify = fresh_fd(efd, "eventfd")?;
+            let mut control = open_cgroup_file(dir, "cgroup.event_control", true)?;
+            control
+                .write_all(format!("{} {}", notify.as_raw_fd(), counter.as_raw_fd()).as_bytes())
+                .map_err(|e| errno_error(io_errno(&e), &format!("registering for OOM notifications in {dir}")))?;
+            Ok(OomWatched { kind, notify, counter: Counter::Open(counter), dir_wd: -1 })
+        }
+        OomKind::V2 => {
+            // Checked (and reported as ENOENT) now; read by path later.
+            drop(open_cgroup_file(dir, "memory.events", false)?);
+            // SAFETY: plain integer flags; the result is checked by fresh_fd.
+            let ifd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
+            let notify = fresh_fd(ifd, "inotify_init1")?;
+            let path = format!("{dir}/memory.events");
+            add_inotify_watch(&notify, &path, libc::IN_MODIFY)?;
+            let dir_wd = add_inotify_watch(&notify, dir, libc::IN_DELETE_SELF | libc::IN_ONLYDIR)?;
+            Ok(OomWatched { kind, notify, counter: Counter::Path(path), dir_wd })
+        }
+    }
+}
+
+/// Sets the function that receives every `OomEvent` (replacing an earlier
+/// one). Like exit events, it does not keep the event loop alive.
+#[napi(ts_args_type = "callback: (event: OomEvent) => void")]
+pub fn oom_watch_init(callback: OomSink) -> Result<()> {
+    let w = exit_watcher()?;
+    *locked(&w.oom_sink) = Some(Arc::new(callback));
+    Ok(())
+}
+
+/// The token of a new OOM watch and the `oom_kill` counter when it started.
+#[napi(object)]
+pub struct OomWatchStart {
+    pub token: u32,
+    pub oom_kill: Option<u32>,
+}
+
+/// Watches the memory cgroup at `dir` for OOM: `kind` is "v1" (the memory
+/// controller's directory) or "v2" (the unified directory). `ENOENT` if the
+/// cgroup (or its memory files) do not exist.
+#[napi]
+pub fn oom_watch_add(kind: String, dir: String) -> Result<OomWatchStart> {
+    let kind = match kind.as_str() {
+        "v1" => OomKind::V1,
+        "v2" => OomKind::V2,
+        other => return Err(einval(format!("cgroup kind {other:?}: expected \"v1\" or \"v2\""))),
+    };
+    let w = exit_watcher()?;
+    let watched = oom_watch_open(kind, &dir)?;
+    let oom_kill = read_counter(&watched.counter).as_deref().and_then(parse_oom_kill);
+    let raw = watched.notify.as_raw_fd();
+    let token = next_token(&w);
+    // In the map before epoll can report it; level-triggered: every wakeup drains.
+    locked(&w.ooms).insert(token, watched);
+    if let Err(errno) = epoll_ctl_events(w.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, raw, token, libc::EPOLLIN as u32) {
+        locked(&w.ooms).remove(&token);
+        return Err(errno_error(errno, &format!("watching {dir} for OOM")));
+    }
+    Ok(OomWatchStart { token, oom_kill })
+}
+
+/// Stops an OOM watch (closing its fds unregisters it in the kernel too).
+/// False if it already ended (its cgroup was removed) or never existed.
+#[napi]
+pub fn oom_watch_cancel(token: u32) -> Result<bool> {
+    let w = exit_watcher()?;
+    let Some(o) = locked(&w.ooms).remove(&token) else { return Ok(false) };
+    let _ = epoll_ctl(w.epoll.as_raw_fd(), libc::EPOLL_CTL_DEL, o.notify.as_raw_fd(), token);
     Ok(true)
 }
 

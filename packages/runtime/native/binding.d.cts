@@ -135,6 +135,48 @@ export declare function makePipe(): Array<number>
 /** mkfifo with exactly `mode` (default 0o622), undoing the umask. */
 export declare function mkfifo(path: string, mode?: number | undefined | null): void
 
+/** What a cgroup OOM watch saw at one wakeup. */
+export interface OomEvent {
+  token: number
+  /**
+   * v1: OOM notifications since the last report (eventfd count); v2:
+   * changes of memory.events.
+   */
+  notifications: number
+  /**
+   * The `oom_kill` counter now (v1 memory.oom_control, v2 memory.events);
+   * null when the kernel has none (v1 before Linux 4.13) or the cgroup is gone.
+   */
+  oomKill?: number
+  /** The cgroup was removed: no event follows. */
+  gone: boolean
+}
+
+/**
+ * Watches the memory cgroup at `dir` for OOM: `kind` is "v1" (the memory
+ * controller's directory) or "v2" (the unified directory). `ENOENT` if the
+ * cgroup (or its memory files) do not exist.
+ */
+export declare function oomWatchAdd(kind: string, dir: string): OomWatchStart
+
+/**
+ * Stops an OOM watch (closing its fds unregisters it in the kernel too).
+ * False if it already ended (its cgroup was removed) or never existed.
+ */
+export declare function oomWatchCancel(token: number): boolean
+
+/**
+ * Sets the function that receives every `OomEvent` (replacing an earlier
+ * one). Like exit events, it does not keep the event loop alive.
+ */
+export declare function oomWatchInit(callback: (event: OomEvent) => void): void
+
+/** The token of a new OOM watch and the `oom_kill` counter when it started. */
+export interface OomWatchStart {
+  token: number
+  oomKill?: number
+}
+
 /** Field 22 of `/proc/<pid>/stat` (clock ticks after boot). `ESRCH` if no such process. */
 export declare function processStartTime(pid: number): number
 

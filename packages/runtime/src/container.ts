@@ -636,9 +636,9 @@ export class Container implements AsyncDisposable {
    * The container's lifecycle events as an async iterator: first those this
    * process already saw (unless `history: false`), then live ones, ending
    * after `deleted` (or when `signal` aborts, or the loop breaks). `exited`
-   * comes from the pidfd; `oom` from the cgroup's OOM kill counter (read
-   * every 250 ms while an iterator is open: cgroup v1 offers no
-   * notification without an eventfd); the others from calls made through
+   * comes from the pidfd; `oom` from the kernel's OOM notifications for the
+   * container's memory cgroup (v1 eventfd, v2 inotify on memory.events),
+   * watched while an iterator is open; the others from calls made through
    * this process's `Container` objects.
    */
   events(

@@ -6,8 +6,9 @@ interface EventBase {
 
 /**
  * A container's lifecycle as `Container.events()` reports it. `exited` comes
- * from the container process's pidfd, `oom` from the cgroup's OOM kill
- * counter, the rest from the calls made through this process's API.
+ * from the container process's pidfd, `oom` from the kernel's OOM
+ * notifications for its memory cgroup, the rest from the calls made through
+ * this process's API.
  */
 export type ContainerEvent =
   | (EventBase & { type: 'created'; pid: number })

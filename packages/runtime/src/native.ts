@@ -643,3 +643,51 @@ export function getWindowSize(fd: number): { columns: number; rows: number } {
   checkFd(fd, 'terminal fd');
   return call({}, () => native().getWindowSize(fd));
 }
+
+/** One wakeup of a cgroup OOM watch (see {@link oomWatchAdd}). */
+export interface OomReport {
+  token: number;
+  /** v1: OOM notifications since the last report; v2: changes of memory.events. */
+  notifications: number;
+  /** The `oom_kill` counter now; null when the kernel has none or the cgroup is gone. */
+  oomKill: number | null;
+  /** The cgroup was removed: the watch has ended. */
+  gone: boolean;
+}
+
+/**
+ * Routes every OOM report of the addon's watcher thread (the exit watcher's
+ * epoll: no polling) to `onReport`. One callback per process.
+ */
+export function oomWatchInit(onReport: (report: OomReport) => void): void {
+  call({}, () =>
+    native().oomWatchInit((e) =>
+      onReport({
+        token: e.token,
+        notifications: e.notifications,
+        oomKill: e.oomKill ?? null,
+        gone: e.gone,
+      }),
+    ),
+  );
+}
+
+/**
+ * Watches the memory cgroup directory `dir` for OOM: `v1` registers an
+ * eventfd for memory.oom_control (cgroup.event_control), `v2` watches
+ * memory.events with inotify. Returns the token and the `oom_kill` counter
+ * at the start. ENOENT (as {@link NativeErrorCode.SYSTEM}) if the files are missing.
+ */
+export function oomWatchAdd(
+  kind: 'v1' | 'v2',
+  dir: string,
+): { token: number; oomKill: number | null } {
+  checkString(dir, 'cgroup directory');
+  const r = call({}, () => native().oomWatchAdd(kind, dir));
+  return { token: r.token, oomKill: r.oomKill ?? null };
+}
+
+/** Stops an OOM watch. False if it had ended already. */
+export function oomWatchCancel(token: number): boolean {
+  return call({}, () => native().oomWatchCancel(token));
+}

@@ -762,8 +762,13 @@ export class Runtime {
   }
 
   /**
-   * OOM kills of the container as they happen (polled from the cgroup's kill
-   * counter), until `signal` aborts or the container's cgroup is gone.
+   * OOM events of the container as they happen, until `signal` aborts or
+   * its cgroup is removed. Driven by the kernel's notifications, not by
+   * polling: on cgroup v1 an eventfd registered for memory.oom_control (one
+   * event each time the cgroup hits OOM), on v2 inotify on memory.events
+   * (one event per rise of its `oom_kill` counter). Only where those are
+   * unavailable (no memory controller) is the kill counter polled, every
+   * `intervalMs` (default 250).
    */
   async *oomEvents(
     id: string,
@@ -779,6 +784,23 @@ export class Runtime {
       'watch',
       async (cg) => cg,
     );
+    const { OomWatch, oomTarget } = await import('./oom.js');
+    const target = oomTarget(cgroup.paths());
+    let watch: InstanceType<typeof OomWatch> | undefined;
+    if (target) {
+      try {
+        watch = new OomWatch(target.kind, target.dir);
+      } catch (err) {
+        this.logFn(
+          'debug',
+          `container ${id}: no OOM notifications from ${target.dir} (${(err as Error).message}); polling its OOM kill counter`,
+        );
+      }
+    }
+    if (watch) {
+      for await (const ev of watch.events(opts.signal)) yield { type: 'oom', id, time: ev.time };
+      return;
+    }
     for await (const ev of cgroup.oomEvents(opts)) yield { type: 'oom', id, time: ev.time };
   }
 
