@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useE2E } from './helpers/context.js';
@@ -128,6 +129,47 @@ describe.skipIf(!NATIVE)('native fast path', () => {
     const r = await ctx.rt(['delete', c.id]);
     expect(r.exitCode, describeResult(r)).toBe(0);
     expect(existsSync(marker)).toBe(true);
+  });
+
+  it('starts node from the startup snapshot built for it, and from dist/bin.js when told not to', async () => {
+    const dist = path.join(path.dirname(path.dirname(rt.target)), 'dist');
+    const blobs = readdirSync(path.join(dist, 'snapshot')).filter((f) => f.endsWith('.blob'));
+    expect(blobs, 'the build leaves one snapshot, for the node that built it').toHaveLength(1);
+    const bundle = (await ctx.bundle({ args: ['true'] })).dir;
+    // The node the front end exec's, seen by strace (execve only).
+    const nodeArgv = (env: Record<string, string>): string => {
+      const log = path.join(ctx.base, `execve-${Object.keys(env).join('-') || 'default'}.log`);
+      execFileSync(
+        'strace',
+        [
+          '-f',
+          '-qq',
+          '-s',
+          '512',
+          '-e',
+          'trace=execve',
+          '-o',
+          log,
+          rt.target,
+          'validate',
+          '--bundle',
+          bundle,
+        ],
+        { env: { PATH: process.env.PATH ?? '', ...env }, stdio: 'ignore' },
+      );
+      const line = readFileSync(log, 'utf8')
+        .split('\n')
+        .find((l) => /execve\("[^"]*\/node"/.test(l));
+      expect(line, `no node exec in ${log}`).toBeDefined();
+      return line ?? '';
+    };
+    const blob = path.join(dist, 'snapshot', blobs[0] ?? '');
+    expect(nodeArgv({})).toContain(`"--snapshot-blob", "${blob}", "--", "validate"`);
+    for (const off of [{ TSOCI_SNAPSHOT: '0' }, FORCE_NODE]) {
+      const argv = nodeArgv(off);
+      expect(argv).not.toContain('--snapshot-blob');
+      expect(argv).toContain(`"${path.join(dist, 'bin.js')}", "validate"`);
+    }
   });
 
   it('TSOCI_FAST_PATH=0 sends even the hot commands to Node', async () => {

@@ -3,9 +3,19 @@
 //! process untouched (this is why the program has no Rust runtime `main`,
 //! which would ignore SIGPIPE, and why `std::process::Command` is not used:
 //! it resets the signal mask and SIGPIPE in the new program).
+//!
+//! When the build left a V8 startup snapshot of the CLI for this very node
+//! binary (`dist/snapshot/<key>.blob`, see `scripts/build-snapshot.mjs`),
+//! node starts from it (`node --snapshot-blob BLOB -- args…`): the modules
+//! are then already loaded and their hot code compiled, which is most of a
+//! `create`'s JavaScript start-up. The key names the node binary (path,
+//! device, inode, size, mtime) and the CLI's dist directory, so a blob is
+//! only ever given to the node that made it (node refuses a foreign blob
+//! with an error instead of falling back).
 
 use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// The node that ran the build, as a last resort when PATH has none.
@@ -22,6 +32,54 @@ pub fn node_cli(exe: &Path) -> PathBuf {
             .join("dist")
             .join("bin.js"),
     }
+}
+
+/// FNV-1a, 64 bits: the same function `scripts/build-snapshot.mjs` names
+/// blobs with. Not a security boundary (whoever can write `dist/` can
+/// replace the CLI itself); it only tells builds apart.
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The name of the snapshot blob built by `node` for the CLI in `dist`, or
+/// None when either cannot be resolved.
+pub fn snapshot_key(node: &Path, dist: &Path) -> Option<String> {
+    let node = std::fs::canonicalize(node).ok()?;
+    let dist = std::fs::canonicalize(dist).ok()?;
+    let m = std::fs::metadata(&node).ok()?;
+    let mut text = b"tsoci-snapshot 1\n".to_vec();
+    text.extend_from_slice(node.as_os_str().as_bytes());
+    text.extend_from_slice(
+        format!(
+            "\n{}\n{}\n{}\n{}.{:09}\n",
+            m.dev(),
+            m.ino(),
+            m.size(),
+            m.mtime(),
+            m.mtime_nsec()
+        )
+        .as_bytes(),
+    );
+    text.extend_from_slice(dist.as_os_str().as_bytes());
+    text.push(b'\n');
+    Some(format!("{:016x}", fnv1a64(&text)))
+}
+
+/// The snapshot blob to start `node` from, when the build made one for it.
+fn snapshot_blob(node: &Path, script: &Path) -> Option<PathBuf> {
+    if matches!(
+        std::env::var("TSOCI_SNAPSHOT").as_deref(),
+        Ok("0" | "false" | "off" | "no")
+    ) {
+        return None;
+    }
+    let dist = script.parent()?;
+    let blob = dist
+        .join("snapshot")
+        .join(format!("{}.blob", snapshot_key(node, dist)?));
+    blob.is_file().then_some(blob)
 }
 
 fn is_executable(p: &Path) -> bool {
@@ -49,8 +107,9 @@ fn cstring(s: &OsStr) -> Result<CString, String> {
 }
 
 /// Replaces this process with the Node CLI; returns only on failure, with
-/// the message to print.
-pub fn exec_node(args: &[OsString]) -> String {
+/// the message to print. `use_snapshot` false always loads `dist/bin.js`
+/// (the `TSOCI_FAST_PATH=0` path, so the e2e suite covers both start-ups).
+pub fn exec_node(args: &[OsString], use_snapshot: bool) -> String {
     let exe = std::fs::read_link("/proc/self/exe").unwrap_or_default();
     let script = node_cli(&exe);
     if !script.is_file() {
@@ -63,7 +122,17 @@ pub fn exec_node(args: &[OsString]) -> String {
         return "this command needs Node.js, and no `node` is on PATH (set TSOCI_NODE to its path)"
             .to_owned();
     };
-    let mut argv = vec![node.clone().into_os_string(), script.into_os_string()];
+    let mut argv = vec![node.clone().into_os_string()];
+    match snapshot_blob(&node, &script).filter(|_| use_snapshot) {
+        // `--` ends node's options: without it `tsoci --version` would be
+        // node's own --version.
+        Some(blob) => argv.extend([
+            "--snapshot-blob".into(),
+            blob.into_os_string(),
+            "--".into(),
+        ]),
+        None => argv.push(script.into_os_string()),
+    }
     argv.extend(args.iter().skip(1).cloned());
     let argv: Result<Vec<CString>, String> = argv.iter().map(|a| cstring(a)).collect();
     let (argv, node_c) = match (argv, cstring(node.as_os_str())) {
@@ -96,6 +165,28 @@ mod tests {
                 PathBuf::from("/x/cli/dist/bin.js")
             );
         }
+    }
+
+    #[test]
+    fn fnv1a64_matches_the_reference_vectors() {
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn the_snapshot_key_changes_with_the_node_binary() {
+        let dir = std::env::temp_dir().join(format!("tsoci-cli-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let node = dir.join("node");
+        std::fs::write(&node, "one").expect("write");
+        let first = snapshot_key(&node, &dir).expect("key");
+        assert_eq!(first.len(), 16);
+        assert_eq!(snapshot_key(&node, &dir), Some(first.clone()));
+        std::fs::write(&node, "three").expect("rewrite");
+        assert_ne!(snapshot_key(&node, &dir), Some(first));
+        assert_eq!(snapshot_key(&dir.join("missing"), &dir), None);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! commands (`state`, `start`, `kill`, `delete`, `list`, `pause`, `resume`,
 //! `--version`) itself, through the same state-store crate the Node runtime
 //! uses, and hands every other command line to the Node CLI by `execv`.
-//! `TSOCI_FAST_PATH=0` sends everything to Node.
+//! `TSOCI_FAST_PATH=0` sends everything to Node, loading its modules from
+//! `dist/bin.js` rather than from the start-up snapshot.
 //!
 //! No Rust runtime `main`: it would set SIGPIPE to ignored before our code
 //! runs, and a hand-off must give Node the dispositions we were started with.
@@ -31,7 +32,8 @@ fn fast_path_enabled() -> bool {
 #[cfg_attr(test, allow(dead_code))]
 fn real_main() -> i32 {
     let argv: Vec<OsString> = std::env::args_os().collect();
-    if fast_path_enabled() {
+    let fast = fast_path_enabled();
+    if fast {
         let cwd = std::env::current_dir().unwrap_or_default();
         if let Some((g, cmd)) = args::parse(argv.get(1..).unwrap_or_default(), &cwd) {
             match commands::run(&g, &cmd) {
@@ -44,7 +46,7 @@ fn real_main() -> i32 {
             }
         }
     }
-    let msg = handoff::exec_node(&argv);
+    let msg = handoff::exec_node(&argv, fast);
     eprintln!("tsoci: {msg}");
     127
 }

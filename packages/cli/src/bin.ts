@@ -7,17 +7,6 @@ import module from 'node:module';
 // before those modules load, hence the dynamic import below. Node 20 lacks it.
 (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
-const { main } = await import('./main.js');
+const { runAsProgram } = await import('./main.js');
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    // main() reports every error itself; reaching here is a bug in the CLI.
-    process.stderr.write(
-      `tsoci: internal error: ${err instanceof Error ? err.stack : String(err)}\n`,
-    );
-    process.exitCode = 1;
-  },
-);
+runAsProgram(process.argv.slice(2));

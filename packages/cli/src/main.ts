@@ -35,3 +35,19 @@ export async function main(argv: readonly string[]): Promise<number> {
     return err instanceof CommandFailure ? err.exitCode : 1;
   }
 }
+
+/** Runs `main` as the process's program: its status becomes the exit code. */
+export function runAsProgram(argv: readonly string[]): void {
+  main(argv).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      // main() reports every error itself; reaching here is a bug in the CLI.
+      process.stderr.write(
+        `tsoci: internal error: ${err instanceof Error ? err.stack : String(err)}\n`,
+      );
+      process.exitCode = 1;
+    },
+  );
+}

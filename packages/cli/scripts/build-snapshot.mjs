@@ -1,0 +1,111 @@
+// Builds the CLI's V8 startup snapshot, dist/snapshot/<key>.blob, which the
+// native front end starts node from (crates/tsoci-cli/src/handoff.rs).
+//
+// 1. src/snapshot.ts and everything it imports (the workspace packages' dist,
+//    zod, commander) are bundled into one CommonJS file: a snapshot is built
+//    from a single script. `import.meta.url` is replaced, file by file, by
+//    the URL the file has on disk, so the packages still find their native
+//    addons and tsoci-init relative to themselves.
+// 2. `node --snapshot-blob … --build-snapshot` runs it (see snapshot.ts).
+// 3. The blob is named by a key of this node binary and of dist/: the front
+//    end computes the same key and uses the blob only with the node that
+//    built it, from this very directory.
+//
+// TSOCI_SNAPSHOT=0 skips it (the front end then loads dist/bin.js);
+// TSOCI_SNAPSHOT_DEBUG=1 leaves the bundle unminified, for readable profiles.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build } from 'tsup';
+
+const pkg = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(pkg, 'dist');
+const outDir = join(dist, 'snapshot');
+
+/** FNV-1a 64, as in handoff.rs. */
+export function fnv1a64(bytes) {
+  let h = 0xcbf29ce484222325n;
+  for (const b of bytes) h = BigInt.asUintN(64, (h ^ BigInt(b)) * 0x100000001b3n);
+  return h.toString(16).padStart(16, '0');
+}
+
+/** The blob name for `node` and `distDir`; mirrors snapshot_key in handoff.rs. */
+export function snapshotKey(node, distDir) {
+  const real = realpathSync(node);
+  const st = statSync(real, { bigint: true });
+  const sec = st.mtimeNs / 1_000_000_000n;
+  const nsec = (st.mtimeNs % 1_000_000_000n).toString().padStart(9, '0');
+  const text = `tsoci-snapshot 1\n${real}\n${st.dev}\n${st.ino}\n${st.size}\n${sec}.${nsec}\n${realpathSync(distDir)}\n`;
+  return fnv1a64(Buffer.from(text));
+}
+
+const importMetaUrl = {
+  name: 'tsoci-import-meta-url',
+  setup(b) {
+    b.onLoad({ filter: /\.[cm]?[jt]s$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8');
+      if (!text.includes('import.meta.url')) return undefined;
+      const url = JSON.stringify(pathToFileURL(args.path).href);
+      return {
+        contents: text.replaceAll('import.meta.url', url),
+        loader: args.path.endsWith('ts') ? 'ts' : 'js',
+      };
+    });
+  },
+};
+
+async function main() {
+  if (['0', 'false', 'off', 'no'].includes(process.env.TSOCI_SNAPSHOT ?? '')) {
+    console.log('build-snapshot: skipped (TSOCI_SNAPSHOT=0)');
+    return;
+  }
+  rmSync(outDir, { recursive: true, force: true });
+  const work = join(outDir, '.build');
+  await build({
+    entry: { snapshot: join(pkg, 'src/snapshot.ts') },
+    outDir: work,
+    format: ['cjs'],
+    platform: 'node',
+    target: 'node20',
+    noExternal: [/.*/],
+    splitting: false,
+    sourcemap: false,
+    dts: false,
+    clean: false,
+    minify: process.env.TSOCI_SNAPSHOT_DEBUG !== '1',
+    keepNames: true,
+    silent: true,
+    config: false,
+    define: { __TSOCI_COMMIT__: JSON.stringify(commit()) },
+    esbuildPlugins: [importMetaUrl],
+  });
+  const key = snapshotKey(process.execPath, dist);
+  const tmp = join(work, `${key}.blob`);
+  execFileSync(
+    process.execPath,
+    ['--snapshot-blob', tmp, '--build-snapshot', join(work, 'snapshot.cjs')],
+    // Node warns that some built-ins are "not yet fully verified" in
+    // snapshots; the e2e suite runs every command through the blob.
+    { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, NODE_NO_WARNINGS: '1' } },
+  );
+  renameSync(tmp, join(outDir, `${key}.blob`));
+  rmSync(work, { recursive: true, force: true });
+  console.log(
+    `build-snapshot: dist/snapshot/${key}.blob for ${process.execPath} ${process.version}`,
+  );
+}
+
+function commit() {
+  if (process.env.TSOCI_COMMIT) return process.env.TSOCI_COMMIT;
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: pkg, encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+if (process.argv[1] && pathToFileURL(realpathSync(process.argv[1])).href === import.meta.url) {
+  mkdirSync(outDir, { recursive: true });
+  await main();
+}
