@@ -9,6 +9,7 @@ import { ContainerError } from './errors.js';
 import { type ContainerEvent, EventHub } from './events.js';
 import {
   type ContainerExit,
+  type ExitWatch,
   holdEventLoop,
   toContainerExit,
   UNKNOWN_EXIT,
@@ -430,6 +431,7 @@ export class Container implements AsyncDisposable {
   readonly #stdio: Stdio | null;
   readonly #hub: EventHub;
   readonly #exit: Promise<ContainerExit>;
+  readonly #watch: ExitWatch | undefined;
   #exitStatus: ContainerExit | undefined;
   #abortedBy: AbortSignal | undefined;
   #unbindSignal: (() => void) | undefined;
@@ -455,6 +457,7 @@ export class Container implements AsyncDisposable {
     if (init.created) this.#hub.emit({ type: 'created', pid: init.pid });
     if (init.pid > 0) {
       const watch = watchExit(init.pid, init.startTime);
+      this.#watch = watch;
       this.#exit = watch.exited.then((report) => {
         const status = toContainerExit(report);
         this.#exitStatus = status;
@@ -503,7 +506,15 @@ export class Container implements AsyncDisposable {
 
   /** Runs the user process of a created container. */
   async start(): Promise<void> {
-    await this.runtime.start(this.id);
+    // Not reaped while start releases it: a process that runs and exits at
+    // once must still be there (a zombie) when start opens its pidfd, or
+    // start would take it for one that died before it was started.
+    const paused = this.#watch?.pause() ?? false;
+    try {
+      await this.runtime.start(this.id);
+    } finally {
+      if (paused) this.#watch?.resume();
+    }
     this.#hub.emit({ type: 'started', pid: this.#pid });
   }
 

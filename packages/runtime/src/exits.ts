@@ -26,16 +26,44 @@ export function toContainerExit(r: {
 const waiting = new Map<number, (report: native.ExitReport) => void>();
 let routed = false;
 
+/** A watch of one process's exit (see {@link watchExit}). */
+export interface ExitWatch {
+  exited: Promise<native.ExitReport>;
+  cancel: () => void;
+  /**
+   * Stops watching (and so reaping) until `resume()`: an exit meanwhile
+   * leaves a zombie, so `pid` keeps naming the process for whoever checks
+   * it (the exec fifo release opens a pidfd of it). False if the exit was
+   * already reported.
+   */
+  pause: () => boolean;
+  /** Watches again after `pause()`; a zombie is reaped and reported at once. */
+  resume: () => void;
+}
+
+const GONE: native.ExitReport = { token: 0, exitCode: null, signal: null, source: 'unknown' };
+
+function addWatch(pid: number, startTime: number): number | undefined {
+  try {
+    return native.exitWatchAdd(pid, startTime);
+  } catch (err) {
+    if (
+      err instanceof native.NativeRuntimeError &&
+      err.code === native.NativeErrorCode.PROCESS_GONE
+    ) {
+      return undefined;
+    }
+    throw err;
+  }
+}
+
 /**
  * Resolves when `pid` (started at `startTime`) exits; an exited child of this
  * process is reaped on the way. The watch itself does not keep the event loop
  * alive (see {@link holdEventLoop}). A process that is already gone resolves
  * at once with an unknown status.
  */
-export function watchExit(
-  pid: number,
-  startTime: number,
-): { exited: Promise<native.ExitReport>; cancel: () => void } {
+export function watchExit(pid: number, startTime: number): ExitWatch {
   if (!routed) {
     native.exitWatchInit((report) => {
       const resolve = waiting.get(report.token);
@@ -44,24 +72,38 @@ export function watchExit(
     });
     routed = true;
   }
-  let token: number;
-  try {
-    token = native.exitWatchAdd(pid, startTime);
-  } catch (err) {
-    if (
-      err instanceof native.NativeRuntimeError &&
-      err.code === native.NativeErrorCode.PROCESS_GONE
-    ) {
-      const gone: native.ExitReport = { token: 0, exitCode: null, signal: null, source: 'unknown' };
-      return { exited: Promise.resolve(gone), cancel: () => {} };
-    }
-    throw err;
+  let token = addWatch(pid, startTime);
+  if (token === undefined) {
+    return {
+      exited: Promise.resolve(GONE),
+      cancel: () => {},
+      pause: () => false,
+      resume: () => {},
+    };
   }
-  const exited = new Promise<native.ExitReport>((resolve) => waiting.set(token, resolve));
+  let resolveExit: (report: native.ExitReport) => void = () => {};
+  const exited = new Promise<native.ExitReport>((resolve) => {
+    resolveExit = resolve;
+  });
+  waiting.set(token, resolveExit);
+  let paused = false;
   return {
     exited,
     cancel: () => {
-      if (native.exitWatchCancel(token)) waiting.delete(token);
+      if (token !== undefined && native.exitWatchCancel(token)) waiting.delete(token);
+    },
+    pause: () => {
+      if (paused || token === undefined || !native.exitWatchCancel(token)) return false;
+      waiting.delete(token);
+      paused = true;
+      return true;
+    },
+    resume: () => {
+      if (!paused) return;
+      paused = false;
+      token = addWatch(pid, startTime);
+      if (token === undefined) resolveExit(GONE);
+      else waiting.set(token, resolveExit);
     },
   };
 }
