@@ -22,13 +22,18 @@ import { makeBusyboxBundle, median, PATH_ONLY } from './lib.mjs';
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 function parseArgs(argv) {
-  const o = { iterations: 15, tsoci: path.join(repoRoot, 'packages/cli/native/tsoci') };
+  const o = {
+    iterations: 15,
+    tsoci: path.join(repoRoot, 'packages/cli/native/tsoci'),
+    env: PATH_ONLY,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--iterations') o.iterations = Number(argv[++i]);
     else if (a === '--tsoci') o.tsoci = argv[++i];
+    else if (a === '--no-snapshot') o.env = { ...PATH_ONLY, TSOCI_SNAPSHOT: '0' };
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node bench/startup.mjs [--iterations N] [--tsoci path]');
+      console.log('usage: node bench/startup.mjs [--iterations N] [--tsoci path] [--no-snapshot]');
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -54,7 +59,10 @@ function milestones(evs, mainPid, program) {
   const marks = [
     ['tsoci (native) exec', first(/^execve\(".*\/native\/tsoci"/)],
     ['node exec', first(/^execve\("[^"]*\/node"/)],
-    ['dist/bin.js opened', first(/^openat\(.*\/dist\/bin\.js"/)],
+    // The first file of tsoci's own JavaScript: the startup snapshot, or
+    // dist/bin.js when there is none (TSOCI_SNAPSHOT=0).
+    ['CLI code opened', first(/^openat\(.*\/dist\/(bin\.js|snapshot\/[0-9a-f]+\.blob)"/)],
+    ['native addon opened', first(/^openat\(.*\.node"/)],
     ['config.json opened', first(/^openat\(.*\/config\.json"/)],
     ['tsoci-init exec', first(/^execve\("[^"]*tsoci-init"/)],
     ['init re-exec (memfd)', first(/^execveat\(/)],
@@ -93,7 +101,7 @@ async function traced(o, root, args) {
       root,
       ...args,
     ],
-    { env: PATH_ONLY, stdio: 'ignore' },
+    { env: o.env, stdio: 'ignore' },
   );
   const done = new Promise((resolve) => strace.once('exit', resolve));
   let exited = false;
@@ -118,7 +126,7 @@ async function traced(o, root, args) {
 
 function untraced(o, root, args) {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(o.tsoci, ['--root', root, ...args], { env: PATH_ONLY, stdio: 'ignore' });
+  const r = spawnSync(o.tsoci, ['--root', root, ...args], { env: o.env, stdio: 'ignore' });
   if (r.status !== 0) throw new Error(`tsoci ${args.join(' ')}: exit ${r.status}`);
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }

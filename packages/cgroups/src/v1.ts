@@ -144,12 +144,16 @@ export class V1Manager extends BaseManager implements CgroupManager {
       }
       if (this.resources !== undefined) await this.set(this.resources);
       if (pid !== undefined) {
-        for (const dir of this.allDirs()) {
-          const procs = posix.join(dir, 'cgroup.procs');
-          await this.io.write(procs, String(pid)).catch((err: unknown) => {
-            throw ioError(`add process ${pid} to`, procs, err);
-          });
-        }
+        // The hierarchies are independent: the moves go out together on
+        // the thread pool instead of one round trip after another.
+        await Promise.all(
+          this.allDirs().map((dir) => {
+            const procs = posix.join(dir, 'cgroup.procs');
+            return this.io.write(procs, String(pid)).catch((err: unknown) => {
+              throw ioError(`add process ${pid} to`, procs, err);
+            });
+          }),
+        );
       }
     } catch (err) {
       await removeQuietly(this.io, made);

@@ -228,8 +228,12 @@ export class Runtime {
       // In the cgroup before the plan: the init unshares its cgroup namespace
       // only after this, so the container's cgroup root is its own cgroup.
       await cgroup.apply(channel.pid);
-      state.cgroup = cgroup.paths();
-      lock.writeState(JSON.stringify(state));
+      const applied = cgroup.paths();
+      // Usually what was recorded; only a cgroup2 side given up on changes it.
+      if (JSON.stringify(applied) !== JSON.stringify(state.cgroup)) {
+        state.cgroup = applied;
+        lock.writeState(JSON.stringify(state));
+      }
       channel.send({ type: 'plan', plan });
       await this.driveCreate(channel, state, lock, config);
       const exit = await channel.exited;
