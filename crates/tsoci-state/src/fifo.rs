@@ -45,6 +45,16 @@ pub fn mkfifo(path: &Path, mode: u32) -> Result<()> {
 /// instead of a hang; `timeout` `None` waits as long as the process lives.
 /// The fifo is left in place on failure: `delete` removes it.
 pub fn release_exec_fifo(path: &Path, pid: u32, start_time: u64, timeout: Option<Duration>) -> Result<u8> {
+    // The pidfd first: opening the fifo lets the process run, and one that
+    // exits at once may be reaped (by a subreaper caller, or the runtime's
+    // own exit watcher) before a pidfd could be opened after it. A pidfd
+    // taken now stays valid, and readable, through the exit and the reaping.
+    let pidfd = open_pidfd(pid, start_time).map_err(|e| match e {
+        StateError::NoProcess { .. } | StateError::PidReused { .. } => {
+            StateError::ExitedBeforeStart { pid, path: path.to_owned() }
+        }
+        other => other,
+    })?;
     let fifo =
         rustix::fs::open(path, OFlags::RDWR | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty())
             .map_err(StateError::io("open exec fifo", path))?;
@@ -55,12 +65,6 @@ pub fn release_exec_fifo(path: &Path, pid: u32, start_time: u64, timeout: Option
             reason: "is not a fifo".to_owned(),
         });
     }
-    let pidfd = open_pidfd(pid, start_time).map_err(|e| match e {
-        StateError::NoProcess { .. } | StateError::PidReused { .. } => {
-            StateError::ExitedBeforeStart { pid, path: path.to_owned() }
-        }
-        other => other,
-    })?;
     let deadline = timeout.map(|t| Instant::now() + t);
     let byte = loop {
         if let Some(b) = try_read(&fifo, path)? {

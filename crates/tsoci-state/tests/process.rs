@@ -152,6 +152,24 @@ fn release_exec_fifo_when_the_writer_exits_right_after_writing() {
     assert_eq!(release_exec_fifo(&fifo, p.pid, p.start_time, None).unwrap(), b'0');
 }
 
+/// The caller may reap the container process the moment it exits (a
+/// subreaper engine, or the runtime's own exit watcher): a process that
+/// writes its byte and exits at once must still count as started.
+#[test]
+fn release_exec_fifo_when_the_writer_is_reaped_at_once() {
+    let tmp = TempDir::new("fifo-reaped");
+    for i in 0..20 {
+        let fifo = tmp.path().join(format!("exec-{i}.fifo"));
+        mkfifo(&fifo, 0o622).unwrap();
+        let p = fake_container(&fifo, "exit 0");
+        let pid = p.pid;
+        let reaper = std::thread::spawn(move || wait_pid(pid));
+        let r = release_exec_fifo(&fifo, p.pid, p.start_time, Some(Duration::from_secs(10)));
+        assert_eq!(reaper.join().unwrap().unwrap(), ExitStatus::Exited(0));
+        assert_eq!(r.unwrap(), b'0', "iteration {i}");
+    }
+}
+
 #[test]
 fn release_exec_fifo_with_a_dead_process_fails_fast() {
     let tmp = TempDir::new("fifo-dead");
