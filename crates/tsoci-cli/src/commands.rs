@@ -185,8 +185,10 @@ fn delete(g: &Globals, id: &str, force: bool) -> Result<Outcome> {
         Err(StateError::CorruptState { .. }) => return Ok(Outcome::Handoff),
         Err(e) => return Err(e.into()),
     };
-    // Hooks run in Node, where their timeouts, environment and errors live.
-    if s.has_hooks("poststop") {
+    // Hooks run in Node, where their timeouts, environment and errors live;
+    // so does removing a bundle the runtime made for the container (an
+    // image's: unmounting its overlay and releasing the store's lease).
+    if s.has_hooks("poststop") || s.owns_bundle() {
         return Ok(Outcome::Handoff);
     }
     let status = or_handoff!(status_of(&dir, &s));
@@ -462,6 +464,17 @@ mod tests {
             Some(Outcome::Handoff)
         );
         assert!(root.join("hooked").exists(), "a hand-off changes nothing");
+        // So is removing a bundle the runtime owns (made from an image).
+        let owned = r#","ownedBundle":"/run/tsoci/@bundles/owned""#;
+        make(&root, "owned", Some(&stored("owned", "stopped", owned)));
+        assert_eq!(
+            outcome(Command::Delete {
+                id: "owned".into(),
+                force: true
+            }),
+            Some(Outcome::Handoff)
+        );
+        assert!(root.join("owned").exists(), "a hand-off changes nothing");
         // A state file this code does not understand.
         make(&root, "odd", Some(r#"{"id":"odd"}"#));
         assert_eq!(

@@ -108,6 +108,14 @@ impl Stored {
             .is_some_and(|a| !a.is_empty())
     }
 
+    /// True when the runtime made the bundle and `delete` must remove it.
+    pub fn owns_bundle(&self) -> bool {
+        self.value
+            .get("ownedBundle")
+            .and_then(Value::as_str)
+            .is_some_and(|b| !b.is_empty())
+    }
+
     /// The status now: what was recorded, corrected by what the kernel says.
     pub fn live_status(&self, container_dir: &Path) -> Result<Status, StateError> {
         let status = if self.recorded == "stopped" {
