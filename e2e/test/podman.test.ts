@@ -1,9 +1,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { busyboxRootfs, removeCgroupParent, unmountBelow } from './helpers/engines.js';
-import { basePath, rt } from './helpers/runtime.js';
+import { busyboxRootfs, processEnv, removeCgroupParent, unmountBelow } from './helpers/engines.js';
+import { rt, runtimeEnv } from './helpers/runtime.js';
 
 /**
  * podman (with conmon) driving the runtime under test the way it drives runc:
@@ -43,7 +43,14 @@ function podman(args: string[], opts: { allowFailure?: boolean } = {}) {
       rt.target,
       ...args,
     ],
-    { encoding: 'utf8', env: { PATH: basePath }, timeout: 60_000 },
+    // The runtime's environment. podman passes its own on to the runtime
+    // commands it runs; conmon, which runs create and exec, gets only
+    // containers.conf's conmon_env_vars (see beforeAll).
+    {
+      encoding: 'utf8',
+      env: { ...runtimeEnv, CONTAINERS_CONF: path.join(dir, 'containers.conf') },
+      timeout: 60_000,
+    },
   );
   if (r.status !== 0 && !opts.allowFailure) {
     throw new Error(`podman ${args.join(' ')}: exit ${r.status}\n${r.stdout}\n${r.stderr}`);
@@ -68,6 +75,11 @@ const RUN = [
 describe.skipIf(!usable)(`podman driving ${rt.name}`, () => {
   beforeAll(() => {
     dir = mkdtempSync('/tmp/te2e-podman-');
+    const conmonEnv = Object.entries(runtimeEnv).map(([k, v]) => JSON.stringify(`${k}=${v}`));
+    writeFileSync(
+      path.join(dir, 'containers.conf'),
+      `[engine]\nconmon_env_vars = [${conmonEnv.join(', ')}]\n`,
+    );
     const rootfs = path.join(dir, 'rootfs');
     busyboxRootfs(rootfs, ['sh', 'echo', 'cat', 'sleep', 'hostname', 'id', 'true']);
     const tar = path.join(dir, 'rootfs.tar');
@@ -77,12 +89,14 @@ describe.skipIf(!usable)(`podman driving ${rt.name}`, () => {
 
   afterAll(() => {
     if (dir === '') return;
-    podman(['rm', '--all', '--force'], { allowFailure: true });
+    // --time 0: a container left running by a failed test is killed at once
+    // (the default waits 10 s for SIGTERM, as long as the hook's timeout).
+    podman(['rm', '--all', '--force', '--time', '0'], { allowFailure: true });
     // podman's own per-container mounts (shm) below our dir, if any are left.
     unmountBelow(dir);
     rmSync(dir, { recursive: true, force: true });
     removeCgroupParent(CGROUP_PARENT);
-  });
+  }, 60_000);
 
   it('run --rm prints the output and exits with the status of the process', () => {
     const ok = podman(['run', '--rm', ...RUN, IMAGE, 'sh', '-c', 'echo hello-$(id -u)']);
@@ -98,6 +112,8 @@ describe.skipIf(!usable)(`podman driving ${rt.name}`, () => {
     podman(['run', '-d', '--name', name, ...RUN, IMAGE, 'sleep', '60']);
     const exec = podman(['exec', name, 'cat', '/proc/1/cmdline']);
     expect(exec.stdout.split('\0')[0]).toBe('sleep');
+    const conmon = Number(podman(['inspect', '--format', '{{.State.ConmonPid}}', name]).stdout);
+    expect(processEnv(conmon).get('TSOCI_FAST_PATH')).toBe(process.env.TSOCI_FAST_PATH);
     const status = () => podman(['inspect', '--format', '{{.State.Status}}', name]).stdout.trim();
     expect(status()).toBe('running');
     podman(['pause', name]);
