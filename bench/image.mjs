@@ -328,7 +328,10 @@ async function main() {
   if (process.getuid?.() !== 0) throw new Error('run as root (overlay mounts, owners)');
   const want = (part) => o.only === null || o.only.includes(part);
   const node = process.execPath;
-  const tsoci = (...args) => [node, [o.tsoci, ...args]];
+  // The native front end (packages/cli/native/tsoci) is run as it is; a
+  // dist/bin.js through this node.
+  const tsoci = (...args) =>
+    o.tsoci.endsWith('.js') ? [node, [o.tsoci, ...args]] : [o.tsoci, args];
   if (!existsSync(o.tsoci)) throw new Error(`${o.tsoci} not found: pnpm build first`);
   const umoci = which('umoci');
   const skopeo = which('skopeo');
@@ -344,7 +347,7 @@ async function main() {
     node: process.version,
     kernel: release(),
     cpus: cpus().length,
-    tsoci: version(node, [o.tsoci, '--version']),
+    tsoci: version(...tsoci('--version')),
     umoci: version(umoci, ['--version']),
     skopeo: version(skopeo, ['--version']),
     tar: version(tar, ['--version']),
@@ -563,7 +566,7 @@ async function main() {
         const r = await must('rss pull', GNU_TIME, [
           '-f',
           '%M',
-          ...[node, o.tsoci, 'image', '--store', store, 'pull', '-q', '--plain-http', remote],
+          ...[...tsoci('image', '--store', store, 'pull', '-q', '--plain-http', remote)].flat(),
         ]);
         results.rows.push({
           name: 'peak RSS tsoci image pull',

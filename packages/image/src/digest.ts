@@ -159,3 +159,30 @@ export class VerifyStream extends Transform {
 export function verifyStream(expected: Expected): VerifyStream {
   return new VerifyStream(expected);
 }
+
+/**
+ * Streams this package made that verify themselves: they fail (instead of
+ * ending) unless the content has exactly the digest and size recorded here
+ * (the registry client's blob streams). A consumer may skip its own
+ * VerifyStream for them, so a blob is hashed once, not twice. Only code of
+ * this package marks streams (the set is module-private).
+ */
+const selfVerifying = new WeakMap<object, { digest: string; size: number }>();
+
+/** Records that `stream` errors unless its content matches `expected`. */
+export function markSelfVerifying<T extends object>(
+  stream: T,
+  expected: { digest: string; size: number },
+): T {
+  selfVerifying.set(stream, { digest: expected.digest, size: expected.size });
+  return stream;
+}
+
+/** Whether `stream` verifies itself against exactly this digest and size. */
+export function isSelfVerifying(
+  stream: object,
+  expected: { digest: string; size: number },
+): boolean {
+  const v = selfVerifying.get(stream);
+  return v !== undefined && v.digest === expected.digest && v.size === expected.size;
+}

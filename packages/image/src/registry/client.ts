@@ -22,6 +22,7 @@ import {
   parseManifest,
   SpecValidationError,
 } from '@ts-oci/spec';
+import { markSelfVerifying } from '../digest.js';
 import { formatPlatform, hostPlatform, selectPlatform } from '../platform.js';
 import type { PlatformSelector } from '../source.js';
 import { repositoryScope } from './auth.js';
@@ -471,75 +472,79 @@ export class RegistryClient {
     let resumes = 0;
     const retries = this.options.retries ?? 3;
     const baseDelay = this.options.retryDelayMs ?? 200;
-    return new Readable({
-      highWaterMark: 1024 * 1024,
-      read() {
-        const pump = async (): Promise<void> => {
-          for (;;) {
-            try {
-              if (reader === undefined) {
-                verifier.finish();
-                this.push(null);
-                return;
-              }
-              const { done, value } = await reader.read();
-              if (done) {
-                verifier.finish();
-                this.push(null);
-                return;
-              }
-              let chunk = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-              if (skip > 0) {
-                const n = Math.min(skip, chunk.length);
-                skip -= n;
-                chunk = chunk.subarray(n);
-                if (chunk.length === 0) continue;
-              }
-              verifier.update(chunk);
-              this.push(chunk);
-              return;
-            } catch (error) {
-              if (
-                error instanceof RegistryError ||
-                signal?.aborted ||
-                !isRetryableNetworkError(error) ||
-                resumes >= retries
-              ) {
-                this.destroy(
-                  mapError(
-                    error instanceof RegistryError || signal?.aborted
-                      ? error
-                      : new RegistryError(
-                          'EREGISTRY_HTTP',
-                          `${what}: download failed after ${verifier.received} of ${descriptor.size} bytes${resumes > 0 ? ` and ${resumes} resumptions` : ''}: ${describeCause(error)}`,
-                          { cause: error },
-                        ),
-                  ),
-                );
-                return;
-              }
-              resumes++;
+    // It ends only after verifier.finish() passed: consumers need not hash it again.
+    return markSelfVerifying(
+      new Readable({
+        highWaterMark: 1024 * 1024,
+        read() {
+          const pump = async (): Promise<void> => {
+            for (;;) {
               try {
-                await sleep(baseDelay * 2 ** (resumes - 1), undefined, signal ? { signal } : {});
-                if (this.destroyed) return;
-                const again = await open(verifier.received);
-                // A registry that ignores Range sends everything again: skip what we have.
-                skip = again.status === 206 ? 0 : verifier.received;
-                reader = again.body?.getReader();
-              } catch (openError) {
-                this.destroy(mapError(openError));
+                if (reader === undefined) {
+                  verifier.finish();
+                  this.push(null);
+                  return;
+                }
+                const { done, value } = await reader.read();
+                if (done) {
+                  verifier.finish();
+                  this.push(null);
+                  return;
+                }
+                let chunk = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+                if (skip > 0) {
+                  const n = Math.min(skip, chunk.length);
+                  skip -= n;
+                  chunk = chunk.subarray(n);
+                  if (chunk.length === 0) continue;
+                }
+                verifier.update(chunk);
+                this.push(chunk);
                 return;
+              } catch (error) {
+                if (
+                  error instanceof RegistryError ||
+                  signal?.aborted ||
+                  !isRetryableNetworkError(error) ||
+                  resumes >= retries
+                ) {
+                  this.destroy(
+                    mapError(
+                      error instanceof RegistryError || signal?.aborted
+                        ? error
+                        : new RegistryError(
+                            'EREGISTRY_HTTP',
+                            `${what}: download failed after ${verifier.received} of ${descriptor.size} bytes${resumes > 0 ? ` and ${resumes} resumptions` : ''}: ${describeCause(error)}`,
+                            { cause: error },
+                          ),
+                    ),
+                  );
+                  return;
+                }
+                resumes++;
+                try {
+                  await sleep(baseDelay * 2 ** (resumes - 1), undefined, signal ? { signal } : {});
+                  if (this.destroyed) return;
+                  const again = await open(verifier.received);
+                  // A registry that ignores Range sends everything again: skip what we have.
+                  skip = again.status === 206 ? 0 : verifier.received;
+                  reader = again.body?.getReader();
+                } catch (openError) {
+                  this.destroy(mapError(openError));
+                  return;
+                }
               }
             }
-          }
-        };
-        void pump();
-      },
-      destroy(error, callback) {
-        reader?.cancel().catch(() => {});
-        callback(error);
-      },
-    });
+          };
+          void pump();
+        },
+        destroy(error, callback) {
+          reader?.cancel().catch(() => {});
+          callback(error);
+        },
+      }),
+      descriptor,
+    );
   }
 
   /** A whole blob in memory, verified: for small documents (configs). */

@@ -11,14 +11,19 @@
  *     leases/<id>.json               overlay bundles using layers (gc keeps their layers)
  *     lock                           serialises index.json updates and gc
  */
-import { createWriteStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Descriptor, type Index, parseIndex } from '@ts-oci/spec';
 import { chainIds } from '../chain.js';
-import { parseDigest, sha256Digest, verifyBytes, verifyStream } from '../digest.js';
+import {
+  isSelfVerifying,
+  parseDigest,
+  sha256Digest,
+  verifyBytes,
+  verifyStream,
+} from '../digest.js';
 import { ImageError } from '../errors.js';
 import { ByteCounter, layerPosition, type ProgressListener, resolvedEvent } from '../progress.js';
 import {
@@ -34,7 +39,7 @@ import { layoutBlobPath, REF_NAME, readLayoutIndex, selectEntry } from '../sourc
 import { openImageSource } from '../sources/open.js';
 import type { ApplyStats } from '../unpack/apply.js';
 import { applyLayerBlob, type BlobInput } from '../unpack/layer.js';
-import { exists, mapLimit, randomName, withLock, writeFileAtomic } from './fsutil.js';
+import { exists, mapLimit, randomName, SyncFileSink, withLock, writeFileAtomic } from './fsutil.js';
 
 const REF_RE =
   /^[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:\/[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*)*$/;
@@ -210,20 +215,20 @@ export class ImageStore {
     try {
       progress.onStart?.();
       const source = await open();
-      const verifier = verifyStream({
-        digest: descriptor.digest,
-        size: descriptor.size,
-        what: what ?? `blob ${descriptor.digest}`,
-      });
-      const sink = createWriteStream(temp, { flags: 'wx', mode: 0o644, highWaterMark: 256 * 1024 });
-      if (progress.counter) await pipeline(source, progress.counter.stream(), verifier, sink);
-      else await pipeline(source, verifier, sink);
-      const fh = await fs.open(temp, 'r');
-      try {
-        await fh.sync();
-      } finally {
-        await fh.close();
+      const stages: NodeJS.ReadWriteStream[] = [];
+      if (progress.counter) stages.push(progress.counter.stream() as NodeJS.ReadWriteStream);
+      // A stream that verifies itself (the registry client's) is not hashed twice.
+      if (!isSelfVerifying(source, descriptor)) {
+        stages.push(
+          verifyStream({
+            digest: descriptor.digest,
+            size: descriptor.size,
+            what: what ?? `blob ${descriptor.digest}`,
+          }) as NodeJS.ReadWriteStream,
+        );
       }
+      // Written with synchronous writes and fsynced before the pipeline ends.
+      await pipeline([source, ...stages, new SyncFileSink(temp)]);
       await fs.rename(temp, this.blobPath(descriptor.digest));
       return 'stored';
     } catch (error) {

@@ -16,7 +16,7 @@ import type { Readable, Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import type { Descriptor } from '@ts-oci/spec';
-import { hasherFor, parseDigest, verifyStream } from '../digest.js';
+import { hasherFor, isSelfVerifying, parseDigest, verifyStream } from '../digest.js';
 import { describe, ImageError } from '../errors.js';
 import { type Compression, decompressor, layerCompression } from '../media.js';
 import type { ByteCounter } from '../progress.js';
@@ -173,7 +173,16 @@ export async function applyLayerBlob(
       await pipeline([
         blob,
         ...(counter ? [counter.stream() as NodeJS.ReadWriteStream] : []),
-        verifyStream({ digest: layer.digest, size: layer.size, what }) as NodeJS.ReadWriteStream,
+        // A stream that verifies itself (the registry client's) is not hashed twice.
+        ...(isSelfVerifying(blob, layer)
+          ? []
+          : [
+              verifyStream({
+                digest: layer.digest,
+                size: layer.size,
+                what,
+              }) as NodeJS.ReadWriteStream,
+            ]),
         ...after,
         parser,
       ]);
