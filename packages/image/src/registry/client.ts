@@ -475,7 +475,7 @@ export class RegistryClient {
     // It ends only after verifier.finish() passed: consumers need not hash it again.
     return markSelfVerifying(
       new Readable({
-        highWaterMark: 1024 * 1024,
+        highWaterMark: 256 * 1024,
         read() {
           const pump = async (): Promise<void> => {
             for (;;) {

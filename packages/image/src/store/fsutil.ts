@@ -5,6 +5,7 @@ import * as fs from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { ImageError } from '../errors.js';
+import { BufferReclaimer } from '../reclaim.js';
 
 export function randomName(prefix: string): string {
   return `${prefix}${randomBytes(8).toString('hex')}`;
@@ -45,6 +46,7 @@ export async function writeFileAtomic(
 export class SyncFileSink extends Writable {
   readonly path: string;
   #fd: number | undefined;
+  readonly #reclaimer = new BufferReclaimer();
 
   constructor(path: string, mode = 0o644) {
     super({ highWaterMark: 256 * 1024 });
@@ -76,6 +78,8 @@ export class SyncFileSink extends Writable {
           }
         }
       }
+      // The chunks written so far (socket reads) are dead: free them early.
+      this.#reclaimer.add(chunks.reduce((n, c) => n + c.chunk.length, 0));
       callback();
     } catch (error) {
       callback(error as Error);

@@ -17,6 +17,7 @@
  */
 import { Writable } from 'node:stream';
 import { ImageError } from '../errors.js';
+import { BufferReclaimer } from '../reclaim.js';
 import { BLOCK, HeaderDecoder, padded, type TarEntry } from './header.js';
 
 export interface TarHandler {
@@ -49,6 +50,7 @@ export class TarParser extends Writable {
   #meta: Buffer | undefined;
   #metaLength = 0;
   #entries = 0;
+  readonly #reclaimer = new BufferReclaimer();
   /** Name and size of the last entry, for saying where a truncated archive stops. */
   #last: { name: string; size: number } | undefined;
 
@@ -70,6 +72,8 @@ export class TarParser extends Writable {
       callback(error as Error);
       return;
     }
+    // The chunks consumed so far (a decompressor's output) are dead: free them early.
+    this.#reclaimer.add(chunk.length);
     if (isPromise(result)) result.then(() => callback(), callback);
     else callback();
   }
