@@ -362,6 +362,23 @@ pub fn send_fd(path: String, fd: i32, name: String) -> Result<()> {
     tsoci_state::send_fd(&PathBuf::from(path), borrow_fd(fd), &name).map_err(state_err)
 }
 
+/// A sealed memfd copy of the executable at `path` (close-on-exec), for
+/// spawning tsoci-init through `/proc/<pid>/fd/<fd>`: an init started from
+/// it is already sealed and skips its own copy and re-exec. The caller owns
+/// the fd (close it with `closeFd`).
+#[napi]
+pub fn sealed_executable(path: String) -> Result<i32> {
+    let mut src = std::fs::File::open(&path).map_err(|e| {
+        Error::new(
+            Status::GenericFailure,
+            format!("{}: open {path}: {e}", tsoci_state::errno_name(e.raw_os_error().unwrap_or(0))),
+        )
+    })?;
+    let fd = tsoci_process::sealed::sealed_copy(&mut src, "tsoci-init")
+        .map_err(|e| Error::new(Status::GenericFailure, format!("EIO: sealed copy of {path}: {e}")))?;
+    Ok(fd.into_raw_fd())
+}
+
 /// Closes an fd returned by `listenUnix` or `acceptRecvFd`. Refuses 0-2.
 #[napi]
 pub fn close_fd(fd: i32) -> Result<()> {

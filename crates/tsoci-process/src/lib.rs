@@ -13,6 +13,7 @@ mod error;
 pub mod misc;
 pub mod rlimit;
 pub mod seccomp;
+pub mod sealed;
 mod sys;
 pub mod user;
 

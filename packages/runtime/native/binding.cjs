@@ -858,6 +858,7 @@ module.exports.processStartTime = nativeBinding.processStartTime
 module.exports.readState = nativeBinding.readState
 module.exports.releaseExecFifo = nativeBinding.releaseExecFifo
 module.exports.releaseExecFifoAsync = nativeBinding.releaseExecFifoAsync
+module.exports.sealedExecutable = nativeBinding.sealedExecutable
 module.exports.seccompTables = nativeBinding.seccompTables
 module.exports.sendFd = nativeBinding.sendFd
 module.exports.setChildSubreaper = nativeBinding.setChildSubreaper

@@ -206,6 +206,14 @@ export declare function releaseExecFifo(path: string, pid: number, startTime: nu
 /** `releaseExecFifo` on the libuv pool. */
 export declare function releaseExecFifoAsync(path: string, pid: number, startTime: number, timeoutMs?: number | undefined | null): Promise<number>
 
+/**
+ * A sealed memfd copy of the executable at `path` (close-on-exec), for
+ * spawning tsoci-init through `/proc/<pid>/fd/<fd>`: an init started from
+ * it is already sealed and skips its own copy and re-exec. The caller owns
+ * the fd (close it with `closeFd`).
+ */
+export declare function sealedExecutable(path: string): number
+
 export declare function seccompTables(): SeccompTables
 
 /** What the seccomp compiler supports, for `tsoci features`. */

@@ -559,6 +559,15 @@ export function sendFd(path: string, fd: number, name: string): void {
   call({}, () => native().sendFd(path, fd, name));
 }
 
+/**
+ * A sealed memfd copy of the executable at `path` (close-on-exec); the
+ * caller owns the fd. See sealed-init.ts.
+ */
+export function sealedExecutable(path: string): number {
+  checkString(path, 'executable path');
+  return call({}, () => native().sealedExecutable(path));
+}
+
 /** Closes an fd obtained from {@link listenUnix} or {@link acceptRecvFd}. Refuses 0-2. */
 export function closeFd(fd: number): void {
   checkFd(fd, 'fd');

@@ -12,6 +12,7 @@ import type { Container, ContainerOptions, ContainerSource } from './container.j
 import { ContainerError } from './errors.js';
 import { InitChannel, initError } from './init-channel.js';
 import * as native from './native.js';
+import { sealedInitPath } from './sealed-init.js';
 import { parseSignal, signalName } from './signals.js';
 import {
   type ContainerStatus,
@@ -214,7 +215,7 @@ export class Runtime {
       native.mkfifo(fifo, native.EXEC_FIFO_MODE);
       chownToContainerRoot(fifo, config);
       channel = new InitChannel({
-        initPath: this.initPath ?? initBinaryPath(),
+        initPath: sealedInitPath(this.initPath ?? initBinaryPath()),
         stdio: opts.stdio ?? [0, 1, 2],
         preserveFds: preserve,
         logLevel: this.debug ? 'debug' : 'info',
@@ -657,7 +658,7 @@ export class Runtime {
         onWarning: (msg) => this.logFn('debug', msg),
       });
       channel = new InitChannel({
-        initPath: this.initPath ?? initBinaryPath(),
+        initPath: sealedInitPath(this.initPath ?? initBinaryPath()),
         stdio: opts.stdio ?? [0, 1, 2],
         preserveFds: opts.preserveFds ?? 0,
         logLevel: this.debug ? 'debug' : 'info',
