@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags};
+use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 use serde_json::Value;
 
@@ -323,8 +323,26 @@ impl ContainerDir {
         let mut file = File::from(fd);
         file.write_all(json.as_bytes()).map_err(|e| StateError::io("write", &tmp_path)(errno_of(&e)))?;
         drop(file);
-        rustix::fs::renameat(&self.dir, STATE_TMP, &self.dir, STATE_FILE)
-            .map_err(StateError::io("rename into place", dir_path.join(STATE_FILE)))?;
+        // Swap the new file in and unlink the old one instead of renaming
+        // over it: ext4 (auto_da_alloc) starts writeback of a file renamed
+        // over another, which made each state write cost 0.2-0.7 ms here
+        // (five per create). Readers see the old or the new file whole,
+        // as with a rename. The first write has nothing to swap with.
+        let swapped = rustix::fs::renameat_with(&self.dir, STATE_TMP, &self.dir, STATE_FILE, RenameFlags::EXCHANGE);
+        match swapped {
+            Ok(()) => {
+                // The old state, now under the temp name. A failure leaves
+                // only a stale temp file, which the next write removes.
+                let _ = rustix::fs::unlinkat(&self.dir, STATE_TMP, AtFlags::empty());
+            }
+            // ENOENT: no state.json yet; EINVAL: a filesystem without
+            // RENAME_EXCHANGE.
+            Err(Errno::NOENT | Errno::INVAL) => {
+                rustix::fs::renameat(&self.dir, STATE_TMP, &self.dir, STATE_FILE)
+                    .map_err(StateError::io("rename into place", dir_path.join(STATE_FILE)))?;
+            }
+            Err(e) => return Err(StateError::io("rename into place", dir_path.join(STATE_FILE))(e)),
+        }
         Ok(())
     }
 

@@ -98,6 +98,28 @@ fn write_rejects_non_objects_and_keeps_the_old_state() {
     assert_eq!(dir.read_state().unwrap().as_deref(), Some(r#"{"v":1}"#));
 }
 
+/// Later writes swap the new file in and unlink the old one: nothing but
+/// the current state is left, and its content is the last write's.
+#[test]
+fn rewrites_leave_only_the_current_state() {
+    let tmp = TempDir::new("rewrite");
+    let dir = create_container_dir(tmp.path(), "c").unwrap();
+    let names = |p: &std::path::Path| {
+        let mut v: Vec<String> =
+            std::fs::read_dir(p).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        v.sort();
+        v
+    };
+    dir.write_state(r#"{"generation":1}"#).unwrap();
+    let after_first = names(&dir.path());
+    assert!(after_first.contains(&"state.json".to_owned()), "{after_first:?}");
+    for g in 2..=4 {
+        dir.write_state(&format!(r#"{{"generation":{g}}}"#)).unwrap();
+        assert_eq!(names(&dir.path()), after_first, "generation {g}");
+    }
+    assert_eq!(dir.read_state().unwrap().as_deref(), Some(r#"{"generation":4}"#));
+}
+
 #[test]
 fn atomic_write_survives_a_crashed_writer() {
     let tmp = TempDir::new("crash");
