@@ -379,18 +379,15 @@ export class V1Manager extends BaseManager implements CgroupManager {
 
   async destroy(options: DestroyOptions = {}): Promise<void> {
     const deadline = Date.now() + (options.timeoutMs ?? this.destroyMs);
-    let firstError: unknown;
     // Every hierarchy gets its chance even when one fails, so one stuck
-    // controller does not leave the others behind.
-    for (const dir of this.allDirs()) {
-      try {
-        await removeCgroupTree(this.io, dir, deadline);
-      } catch (err) {
-        firstError ??= err;
-      }
-    }
+    // controller does not leave the others behind; they are independent, so
+    // their removals go out together.
+    const results = await Promise.allSettled(
+      this.allDirs().map((dir) => removeCgroupTree(this.io, dir, deadline)),
+    );
     this.created = await removeQuietly(this.io, this.created);
-    if (firstError !== undefined) throw firstError;
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
   }
 
   async exists(): Promise<boolean> {
