@@ -1,10 +1,11 @@
-import { lchownSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, lchownSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { linux, type OciConfig, setNamespace } from './helpers/bundle.js';
 import { useE2E } from './helpers/context.js';
-import { describeResult } from './helpers/runtime.js';
+import { describeResult, rt } from './helpers/runtime.js';
 
 const ctx = useE2E('iso');
 
@@ -117,6 +118,60 @@ describe('namespaces', () => {
     }
     expect(inside.pid).not.toBe(readlinkSync(`/proc/${owner.pid}/ns/pid`));
   });
+});
+
+describe('mount namespace joined by path', () => {
+  // The rootfs is set up in the joined namespace, as runc does (runtime-tools'
+  // linux_ns_path "mnt"); the runtime's own namespace (the host's) is refused.
+  it('sets up the rootfs in a namespace made by `unshare --mount`, leaving ours alone', async () => {
+    const owner = spawn(
+      'unshare',
+      ['--mount', '--propagation', 'private', '--fork', 'sleep', '60'],
+      { stdio: 'ignore', detached: true },
+    );
+    try {
+      const ours = readlinkSync('/proc/self/ns/mnt');
+      const nsPath = `/proc/${owner.pid}/ns/mnt`;
+      for (let i = 0; i < 200 && readlinkSync(nsPath) === ours; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const joined = readlinkSync(nsPath);
+      expect(joined).not.toBe(ours);
+      const b = await ctx.bundle({
+        args: [
+          'sh',
+          '-c',
+          'readlink /proc/self/ns/mnt; cat /etc/passwd >/dev/null && echo rootfs-ok',
+        ],
+      });
+      b.edit((c) => setNamespace(c, { type: 'mount', path: nsPath }));
+      const r = await ctx.run(b);
+      expect(r.exitCode, describeResult(r)).toBe(0);
+      expect(String(r.stdout)).toBe(`${joined}\nrootfs-ok\n`);
+      // Nothing was mounted in the test's (the host's) namespace. (Only the
+      // bundle's lines: other test files mount and unmount meanwhile.)
+      const bundleMounts = readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .filter((l) => l.includes(b.dir));
+      expect(bundleMounts).toEqual([]);
+    } finally {
+      if (owner.pid !== undefined) process.kill(-owner.pid, 'SIGKILL');
+    }
+  });
+
+  // Only for tsoci: runc would go ahead and set the rootfs up on this host.
+  it.skipIf(rt.name !== 'tsoci')(
+    "refuses the runtime's own mount namespace before doing anything",
+    async () => {
+      const b = await ctx.bundle({ args: ['true'] });
+      b.edit((c) => setNamespace(c, { type: 'mount', path: `/proc/${process.pid}/ns/mnt` }));
+      const id = ctx.id('own-mnt');
+      const r = await ctx.run(b, { id });
+      expect(r.exitCode).toBe(1);
+      expect(String(r.stderr)).toMatch(/runtime's own mount namespace/);
+      expect(existsSync(path.join(ctx.root, id))).toBe(false);
+    },
+  );
 });
 
 describe('user namespace', () => {

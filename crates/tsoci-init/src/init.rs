@@ -231,7 +231,11 @@ fn stage0(sync: &Sync, fail_code: &mut i32, first_ppid: i32) -> Result<i32, Fail
     // namespace a host path may resolve elsewhere or not at all.
     let mut handles = Vec::with_capacity(c.ns.join.len());
     for (kind, path) in &c.ns.join {
-        handles.push(open_ns(path, *kind)?);
+        let h = open_ns(path, *kind)?;
+        if *kind == NamespaceKind::Mount && c.plan.rootfs.is_some() {
+            refuse_own_mount_namespace(&h)?;
+        }
+        handles.push(h);
     }
     for h in &handles {
         sync.debug(|| format!("joining {} namespace {}", h.kind.oci_name(), h.path));
@@ -645,4 +649,22 @@ fn bind_console(root: BorrowedFd<'_>, slave: &OwnedFd, slave_path: &str) -> Resu
             e,
         )
     })
+}
+
+/// Setting up a rootfs in the mount namespace the init was started in would
+/// stack mounts on the host, change its propagation and pivot its root.
+fn refuse_own_mount_namespace(h: &tsoci_ns::NsFd) -> Result<(), Failure> {
+    let target = rustix::fs::fstat(&h.fd).map_err(|e| Failure::sys(format!("fstat {}", h.path), e))?;
+    let own = rustix::fs::stat("/proc/self/ns/mnt")
+        .map_err(|e| Failure::sys("stat /proc/self/ns/mnt", e))?;
+    if target.st_dev == own.st_dev && target.st_ino == own.st_ino {
+        return Err(Failure::new(
+            format!(
+                "mount namespace {} is the runtime's own: the root filesystem would be set up on the host",
+                h.path
+            ),
+            Some("EINVAL"),
+        ));
+    }
+    Ok(())
 }

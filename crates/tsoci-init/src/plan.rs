@@ -208,8 +208,15 @@ pub fn check(plan: InitPlan) -> Result<Checked, String> {
             rootfs
                 .validate()
                 .map_err(|e| format!("invalid init plan: {e}"))?;
-            if !ns.is_new(NamespaceKind::Mount) {
-                return Err(bad("namespaces", "create mode needs a new mount namespace"));
+            // Joined by path (a pod's, or runtime-tools' `unshare --mount`),
+            // the rootfs is set up in that namespace, as runc does; init.rs
+            // refuses the runtime's own. Without one it would be the host's.
+            let joins_mount = ns.join.iter().any(|(k, _)| *k == NamespaceKind::Mount);
+            if !ns.is_new(NamespaceKind::Mount) && !joins_mount {
+                return Err(bad(
+                    "namespaces",
+                    "create mode needs a mount namespace (new or joined)",
+                ));
             }
             let fifo = plan
                 .exec_fifo

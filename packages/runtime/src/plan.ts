@@ -86,6 +86,17 @@ const NEEDS_NS: ReadonlyArray<readonly [RegExp, string]> = [
   [/^kernel\.(hostname|domainname)$/, 'uts'],
 ];
 
+function isOwnMountNamespace(path: string): boolean {
+  try {
+    const target = statSync(path);
+    const own = statSync('/proc/self/ns/mnt');
+    return target.dev === own.dev && target.ino === own.ino;
+  } catch {
+    // Unreadable: the init checks again before joining.
+    return false;
+  }
+}
+
 function capLastCap(): number {
   try {
     return Number.parseInt(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'), 10);
@@ -150,6 +161,14 @@ function computePlan(config: Config, opts: PlanOptions, issues: Issue[]): InitPl
     if (path !== null) {
       if (!isAbsolute(path)) add(`linux.namespaces[${i}].path`, `must be absolute, got "${path}"`);
       else if (!exists(path)) add(`linux.namespaces[${i}].path`, `${path} does not exist`);
+      else if (ns.type === 'mount' && isOwnMountNamespace(path)) {
+        // The rootfs is set up in the container's mount namespace: in ours it
+        // would stack mounts on the host, change its propagation and pivot its root.
+        add(
+          `linux.namespaces[${i}].path`,
+          `${path} is the runtime's own mount namespace: the root filesystem would be set up on the host (omit the path for a new one)`,
+        );
+      }
     }
     namespaces.push({ type: ns.type, path });
   });
