@@ -8,37 +8,20 @@
  * (scavenge, ~0.2 ms here: little lives in the young generation) every
  * few MiB of streamed bytes keeps it at a few MiB.
  *
- * The collector is reached the documented way (`v8.setFlagsFromString
- * ('--expose-gc')`, then `gc` of a new context); where that is not possible
- * this does nothing.
+ * The collector is the host process's: `gc` on the global object, which
+ * `node --expose-gc` gives (the tsoci CLI exposes it for its image
+ * commands). A library does not set V8 flags in its caller's process, so
+ * without it this does nothing and buffers are freed at V8's own pace.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 
 /** Bytes streamed between two collections. */
 const EVERY = 4 * 1024 * 1024;
 
 type Gc = (options?: { type?: 'minor' | 'major' }) => void;
 
-let collector: { gc: Gc | undefined } | undefined;
-
 function gcFunction(): Gc | undefined {
-  if (collector === undefined) {
-    collector = { gc: undefined };
-    try {
-      const existing = (globalThis as { gc?: Gc }).gc;
-      if (typeof existing === 'function') {
-        collector.gc = existing;
-      } else {
-        setFlagsFromString('--expose-gc');
-        const gc = runInNewContext('typeof gc === "function" ? gc : undefined') as Gc | undefined;
-        if (typeof gc === 'function') collector.gc = gc;
-      }
-    } catch {
-      // no collector: buffers are freed at V8's own pace
-    }
-  }
-  return collector.gc;
+  const gc = (globalThis as { gc?: unknown }).gc;
+  return typeof gc === 'function' ? (gc as Gc) : undefined;
 }
 
 /** Counts streamed bytes and runs a young-generation collection every few MiB. */
