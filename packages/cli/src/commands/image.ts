@@ -71,6 +71,7 @@ import {
   RegistrySource,
   type ResolvedImage,
   removeBundle,
+  storeCandidates,
   validateImageName,
 } from '@ts-oci/image';
 import type { Descriptor } from '@ts-oci/spec';
@@ -276,25 +277,8 @@ function hasExplicitTag(text: string): boolean {
   return /:[^/]+$/.test(text.replace(/@.*$/, ''));
 }
 
-/**
- * The store names a bare reference may be stored under, most specific first:
- * as typed, its normalised registry form (`docker.io/library/busybox:latest`,
- * which `image pull` stores), with `:latest`, and Docker's familiar form.
- */
-export function storeCandidates(text: string, ref?: ImageReference): string[] {
-  const out = [text];
-  if (ref !== undefined) {
-    out.push(ref.toString());
-    if (ref.digest === undefined && !hasExplicitTag(text)) out.push(`${text}:${ref.tag}`);
-    if (ref.registry === 'docker.io') {
-      const familiar = ref.repository.replace(/^library\//, '');
-      out.push(
-        `${familiar}${ref.tag === undefined ? '' : `:${ref.tag}`}${ref.digest === undefined ? '' : `@${ref.digest}`}`,
-      );
-    }
-  }
-  return [...new Set(out)];
-}
+/** The store names a bare reference may be stored under (shared with @ts-oci/image's lookup). */
+export { storeCandidates };
 
 /** The store name an import gets when none is given. */
 export function defaultImageName(parsed: ParsedImageRef): string {
