@@ -1,9 +1,9 @@
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { linux, proc } from './helpers/bundle.js';
+import { linux, type OciConfig, proc } from './helpers/bundle.js';
 import { type Created, pidAlive, useE2E, waitFor } from './helpers/context.js';
-import { describeResult, type RuntimeResult } from './helpers/runtime.js';
+import { describeResult, type RuntimeResult, rt } from './helpers/runtime.js';
 
 const ctx = useE2E('err');
 
@@ -137,6 +137,41 @@ describe('bad bundles', () => {
     expectError(c);
     await expectNoContainers();
   });
+
+  // No AppArmor or SELinux here, and tsoci applies neither: a profile or a
+  // label is refused rather than silently dropped.
+  for (const [what, edit, message] of [
+    [
+      'process.apparmorProfile',
+      (c: OciConfig) => {
+        proc(c).apparmorProfile = 'tsoci-e2e-profile';
+      },
+      /process\.apparmorProfile: cannot be applied: tsoci does not support AppArmor/,
+    ],
+    [
+      'process.selinuxLabel',
+      (c: OciConfig) => {
+        proc(c).selinuxLabel = 'system_u:system_r:container_t:s0';
+      },
+      /process\.selinuxLabel: cannot be applied: tsoci does not support SELinux/,
+    ],
+    [
+      'linux.mountLabel',
+      (c: OciConfig) => {
+        linux(c).mountLabel = 'system_u:object_r:container_file_t:s0';
+      },
+      /linux\.mountLabel: cannot be applied: tsoci does not support SELinux/,
+    ],
+  ] as const) {
+    it.skipIf(rt.name !== 'tsoci')(`${what} is refused with a clear error`, async () => {
+      const b = await ctx.bundle({ args: ['true'] });
+      b.edit(edit);
+      const c = await ctx.create(b, { allowFailure: true });
+      expectError(c);
+      expect('result' in c ? c.stderr : '').toMatch(message);
+      await expectNoContainers();
+    });
+  }
 
   it('a bundle without config.json fails', async () => {
     const b = await ctx.bundle({ args: ['true'] });

@@ -219,8 +219,10 @@ function analyse(config: RootfsConfig, options: RootfsPlanOptions): Analysis {
     } else propagation = rp as RootfsPropagation;
   }
 
+  // A label that is silently dropped leaves the container less confined than
+  // asked: refused, like every other setting tsoci cannot apply.
   if (linux.mountLabel !== undefined && linux.mountLabel !== '') {
-    warn('linux.mountLabel', 'is ignored: SELinux mount labels are not supported');
+    report('linux.mountLabel', 'cannot be applied: tsoci does not support SELinux labels');
   }
 
   const plan: RootfsPlan | undefined =

@@ -227,12 +227,12 @@ describe('namespaces', () => {
 });
 
 describe('mountLabel', () => {
-  it('is accepted with a warning (no SELinux support)', () => {
+  it('is refused (no SELinux support), unless empty', () => {
     const config = withLinux({ mountLabel: 'system_u:object_r:container_file_t:s0' });
-    expect(problems(config)).toEqual([]);
-    expect(warnings(config)).toEqual([
-      'linux.mountLabel: is ignored: SELinux mount labels are not supported',
+    expect(problems(config)).toEqual([
+      'linux.mountLabel: cannot be applied: tsoci does not support SELinux labels',
     ]);
+    expect(problems(withLinux({ mountLabel: '' }))).toEqual([]);
     expect(warnings(withLinux({ mountLabel: '' }))).toEqual([]);
   });
 });

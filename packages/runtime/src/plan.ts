@@ -269,6 +269,14 @@ function processPlan(
   if (proc.oomScoreAdj !== undefined && (proc.oomScoreAdj < -1000 || proc.oomScoreAdj > 1000)) {
     add('process.oomScoreAdj', `must be between -1000 and 1000, got ${proc.oomScoreAdj}`);
   }
+  // Dropping a confinement the config asks for would run the process less
+  // confined than intended: refused (features says apparmor/selinux: off).
+  if (proc.apparmorProfile !== undefined && proc.apparmorProfile !== '') {
+    add('process.apparmorProfile', 'cannot be applied: tsoci does not support AppArmor profiles');
+  }
+  if (proc.selinuxLabel !== undefined && proc.selinuxLabel !== '') {
+    add('process.selinuxLabel', 'cannot be applied: tsoci does not support SELinux labels');
+  }
 
   const lastCap = opts.capLastCap ?? capLastCap();
   let capabilities: ProcessPlan['capabilities'] = null;
