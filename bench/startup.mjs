@@ -3,9 +3,10 @@
 // outside: strace (seccomp-bpf filtered, so only the traced calls stop)
 // timestamps each exec and a few marker opens along the chain
 //
-//   tsoci (native) -> node -> dist/bin.js opened (first tsoci code)
-//   -> config.json opened -> tsoci-init exec'd -> init re-exec'd from its
-//   sealed memfd -> [run: the container program exec'd] -> tsoci exits
+//   tsoci (native) -> node -> snapshot blob or dist/bin.js opened (tsoci code)
+//   -> first native addon opened
+//   -> config.json opened -> tsoci-init exec'd (from the runtime's sealed
+//   memfd copy) -> [run: the container program exec'd] -> tsoci exits
 //
 // and prints the median time of each phase. strace adds a little to every
 // traced call (about 20-50 us); the untraced total is printed beside it.
@@ -64,8 +65,9 @@ function milestones(evs, mainPid, program) {
     ['CLI code opened', first(/^openat\(.*\/dist\/(bin\.js|snapshot\/[0-9a-f]+\.blob)"/)],
     ['native addon opened', first(/^openat\(.*\.node"/)],
     ['config.json opened', first(/^openat\(.*\/config\.json"/)],
-    ['tsoci-init exec', first(/^execve\("[^"]*tsoci-init"/)],
-    ['init re-exec (memfd)', first(/^execveat\(/)],
+    // Spawned from the runtime's sealed copy (/proc/<pid>/fd/<n>), or from
+    // the file when there is none; argv[0] is tsoci-init either way.
+    ['tsoci-init exec', first(/^execve\("[^"]*", \["tsoci-init"/)],
   ];
   if (program) marks.push(['program exec', first(new RegExp(`^execve\\("${program}"`))]);
   const exit = evs.find((e) => e.pid === mainPid && /^\+\+\+ exited with 0/.test(e.what));
