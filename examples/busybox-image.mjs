@@ -7,16 +7,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { hostPlatform } from '../packages/image/dist/index.js';
 import { makeBusyboxRootfs } from './busybox-rootfs.mjs';
-
-const GOARCH = {
-  x64: 'amd64',
-  arm64: 'arm64',
-  arm: 'arm',
-  ia32: '386',
-  ppc64: 'ppc64le',
-  s390x: 's390x',
-};
 
 function blob(dir, bytes) {
   const hex = createHash('sha256').update(bytes).digest('hex');
@@ -51,8 +43,8 @@ export function makeBusyboxImage(dir, { tag = 'latest', config = {} } = {}) {
     Buffer.from(
       JSON.stringify({
         created: new Date().toISOString(),
-        architecture: GOARCH[process.arch] ?? process.arch,
-        os: 'linux',
+        // The platform the image package selects for this host.
+        ...hostPlatform(),
         config: { Env: ['PATH=/bin'], Cmd: ['sh'], ...config },
         rootfs: { type: 'layers', diff_ids: [diffId] },
         history: [{ created_by: 'examples/busybox-image.mjs' }],
