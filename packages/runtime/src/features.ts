@@ -8,22 +8,45 @@ import { seccompTables } from './native.js';
 /** The oldest config version tsoci runs (the 1.0 series is compatible with 1.3). */
 export const OCI_VERSION_MIN = '1.0.0';
 
-function capLastCap(): number {
+/** The annotation that names the linked libseccomp's version. */
+const LIBSECCOMP_VERSION = 'io.github.seccomp.libseccomp.version';
+
+const CAP_LAST_CAP = '/proc/sys/kernel/cap_last_cap';
+
+/**
+ * The last capability number this kernel knows, from the text of
+ * /proc/sys/kernel/cap_last_cap (`undefined`: unreadable). The rule, which
+ * the native front end applies too (crates/tsoci-cli/src/features.rs):
+ * trailing newlines removed, the text must be decimal digits; anything else
+ * means every capability of the table.
+ */
+export function lastCapFromText(text: string | undefined): number {
+  const digits = text?.replace(/\n+$/, '');
+  if (digits !== undefined && /^[0-9]+$/.test(digits)) return Number(digits);
+  return Math.max(...Object.values(CAPABILITY_NUMBERS));
+}
+
+function readCapLastCap(): string | undefined {
   try {
-    return Number.parseInt(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'), 10);
+    return readFileSync(CAP_LAST_CAP, 'utf8');
   } catch {
-    return Math.max(...Object.values(CAPABILITY_NUMBERS));
+    return undefined;
   }
 }
 
-/**
- * The runtime-spec features document (features.md), built from the tables the
- * code itself uses — the planner's capability numbers, the mount option table
- * of @ts-oci/rootfs, the seccomp compiler's supported actions, arches and
- * flags, the cgroup drivers, the hook kinds — so it never claims what is not
- * implemented. Engines feature-detect from it.
- */
-export async function features(): Promise<Features> {
+/** What `features` learns from this host rather than from the code's tables. */
+export interface FeaturesHostFacts {
+  /** The last capability number this kernel knows (see {@link lastCapFromText}). */
+  capLastCap: number;
+  /** Architectures the linked libseccomp can put into a filter. */
+  seccompArchs: readonly string[];
+  /** seccomp(2) filter flags this kernel accepts (the probe of tsoci-seccomp). */
+  seccompSupportedFlags: readonly string[];
+  /** The linked libseccomp's version. */
+  libseccompVersion: string;
+}
+
+async function documentTemplate() {
   // Loaded here, not at import: `@ts-oci/runtime`'s hot paths must not pay for them.
   const [{ cgroupFeatures }, { HOOK_KIND_NAMES }, { MOUNT_OPTIONS }] = await Promise.all([
     import('@ts-oci/cgroups'),
@@ -31,25 +54,22 @@ export async function features(): Promise<Features> {
     import('@ts-oci/rootfs'),
   ]);
   const seccomp = seccompTables();
-  const lastCap = capLastCap();
-  const doc = {
+  return {
     ociVersionMin: OCI_VERSION_MIN,
     ociVersionMax: OCI_RUNTIME_SPEC_VERSION,
     hooks: [...HOOK_KIND_NAMES],
     mountOptions: Object.keys(MOUNT_OPTIONS).sort(),
     linux: {
       namespaces: [...NAMESPACE_KINDS],
-      capabilities: Object.entries(CAPABILITY_NUMBERS)
-        .filter(([, n]) => n <= lastCap)
-        .map(([name]) => name),
+      capabilities: null as string[] | null,
       cgroup: { ...cgroupFeatures() },
       seccomp: {
         enabled: true,
         actions: [...seccomp.supportedActions],
         operators: [...seccomp.operators],
-        archs: [...seccomp.supportedArchs],
+        archs: null as string[] | null,
         knownFlags: [...seccomp.knownFlags],
-        supportedFlags: [...seccomp.supportedFlags],
+        supportedFlags: null as string[] | null,
       },
       apparmor: { enabled: false },
       selinux: { enabled: false },
@@ -58,11 +78,71 @@ export async function features(): Promise<Features> {
       netDevices: { enabled: false },
     },
     annotations: {
-      'io.github.seccomp.libseccomp.version': seccomp.libseccompVersion,
+      [LIBSECCOMP_VERSION]: null as string | null,
     },
-    potentiallyUnsafeConfigAnnotations: [],
+    potentiallyUnsafeConfigAnnotations: [] as string[],
   };
+}
+
+/**
+ * The host-independent part of the features document, and what is needed to
+ * apply the host facts. The native front end prints `tsoci features` from a
+ * copy of it made at build time (`dist/features.template`), so the tables
+ * are typed once, here.
+ */
+export interface FeaturesTemplate {
+  /**
+   * The document with every host fact `null`, in its place:
+   * `linux.capabilities`, `linux.seccomp.archs`, `linux.seccomp.supportedFlags`
+   * and the `io.github.seccomp.libseccomp.version` annotation.
+   */
+  document: Awaited<ReturnType<typeof documentTemplate>>;
+  /** Every capability of the planner's table with its number, in kernel order. */
+  capabilities: Array<[name: string, number: number]>;
+}
+
+async function template(): Promise<FeaturesTemplate> {
+  return {
+    document: await documentTemplate(),
+    capabilities: Object.entries(CAPABILITY_NUMBERS).sort(([, a], [, b]) => a - b),
+  };
+}
+
+function hostFacts(): FeaturesHostFacts {
+  const seccomp = seccompTables();
+  return {
+    capLastCap: lastCapFromText(readCapLastCap()),
+    seccompArchs: seccomp.supportedArchs,
+    seccompSupportedFlags: seccomp.supportedFlags,
+    libseccompVersion: seccomp.libseccompVersion,
+  };
+}
+
+/** The features document: `t` with the host facts `h` in their places. */
+export function applyHostFacts(t: FeaturesTemplate, h: FeaturesHostFacts): Features {
+  // A deep copy whose keys keep their order: the CLI prints it as is.
+  const doc = structuredClone(t.document);
+  doc.linux.capabilities = t.capabilities.filter(([, n]) => n <= h.capLastCap).map(([c]) => c);
+  doc.linux.seccomp.archs = [...h.seccompArchs];
+  doc.linux.seccomp.supportedFlags = [...h.seccompSupportedFlags];
+  doc.annotations[LIBSECCOMP_VERSION] = h.libseccompVersion;
   // The seccomp tables come from the native compiler as plain strings; the
   // test parses this document with parseFeatures, which checks every value.
   return doc as unknown as Features;
 }
+
+/**
+ * The runtime-spec features document (features.md), built from the tables the
+ * code itself uses — the planner's capability numbers, the mount option table
+ * of @ts-oci/rootfs, the seccomp compiler's supported actions, arches and
+ * flags, the cgroup drivers, the hook kinds — so it never claims what is not
+ * implemented. Engines feature-detect from it.
+ *
+ * `features.template()` is its host-independent part (see
+ * {@link FeaturesTemplate}); `features()` is that template with this host's
+ * facts applied.
+ */
+export async function features(): Promise<Features> {
+  return applyHostFacts(await template(), hostFacts());
+}
+features.template = template;
