@@ -38,16 +38,31 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 /** Runs `main` as the process's program: its status becomes the exit code. */
 export function runAsProgram(argv: readonly string[]): void {
-  main(argv).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      // main() reports every error itself; reaching here is a bug in the CLI.
-      process.stderr.write(
-        `tsoci: internal error: ${err instanceof Error ? err.stack : String(err)}\n`,
-      );
-      process.exitCode = 1;
-    },
-  );
+  main(argv).then(exitWhenFlushed, (err: unknown) => {
+    // main() reports every error itself; reaching here is a bug in the CLI.
+    process.stderr.write(
+      `tsoci: internal error: ${err instanceof Error ? err.stack : String(err)}\n`,
+    );
+    exitWhenFlushed(1);
+  });
+}
+
+/**
+ * Ends the process as soon as what it printed is written. When main()
+ * resolves the command is over (a foreground container has exited, a created
+ * one is left to its init), so nothing else may keep it alive; letting Node
+ * wind down by itself tears down the whole V8 heap first, which cost a
+ * `create` 4–8 ms. Output to a pipe can still be queued (stdio pipes are
+ * asynchronous on POSIX), hence the wait for it.
+ */
+function exitWhenFlushed(code: number): void {
+  const queued = [process.stdout, process.stderr].filter((s) => s.writableLength > 0);
+  let left = queued.length;
+  if (left === 0) process.exit(code);
+  for (const stream of queued) {
+    stream.write('', () => {
+      left -= 1;
+      if (left === 0) process.exit(code);
+    });
+  }
 }

@@ -117,3 +117,37 @@ describe('tsoci spec', () => {
     expect(r.stderr).toBe(`tsoci: bundle directory ${join(dir, 'nope')} does not exist`);
   });
 });
+
+describe('process exit', () => {
+  // The CLI ends with process.exit() once main() resolves (a natural exit
+  // tears the V8 heap down first). Output to a pipe is asynchronous on POSIX,
+  // so it must wait for what is still queued: here 10,000 error lines, far
+  // more than a pipe holds, read only after the CLI has finished its work.
+  it('writes all of a large output to a pipe that is read late', async () => {
+    const { mkdir } = await import('node:fs/promises');
+    const { spawn } = await import('node:child_process');
+    const config = defaultConfig();
+    config.mounts = Array.from({ length: 10_000 }, (_, i) => ({
+      destination: `/m${i}`,
+      type: 5 as unknown as string,
+      source: '/x',
+    }));
+    await mkdir(join(dir, 'rootfs'));
+    await writeFile(join(dir, 'config.json'), JSON.stringify(config));
+    const child = spawn(process.execPath, [BIN, 'validate', '--bundle', dir], {
+      env: { PATH: process.env.PATH },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.pause();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => chunks.push(c));
+    child.stdout.resume();
+    child.stderr.resume();
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const lines = Buffer.concat(chunks).toString().trimEnd().split('\n');
+    expect(lines).toHaveLength(10_000);
+    expect(lines[9_999]).toBe('mounts[9999].type: expected a string, got 5');
+    expect(code).not.toBe(0);
+  }, 20_000);
+});
