@@ -28,6 +28,8 @@ pub enum ListFormat {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Version,
+    /// `features`: printed from the build's template (features.rs).
+    Features,
     State {
         id: String,
     },
@@ -197,6 +199,12 @@ pub fn parse(argv: &[OsString], cwd: &std::path::Path) -> Option<(Globals, Comma
     };
     let rest = &args[i..];
     let cmd = match command.as_str() {
+        "features" => {
+            if !parse_flags(rest, &[])?.positionals.is_empty() {
+                return None;
+            }
+            Command::Features
+        }
         "state" => Command::State {
             id: one_id(&parse_flags(rest, &[])?)?,
         },
@@ -374,6 +382,8 @@ mod tests {
         assert_eq!(cmd("resume x"), Some(Command::Resume { id: "x".into() }));
         assert_eq!(cmd("--version"), Some(Command::Version));
         assert_eq!(cmd("--root /r -v"), Some(Command::Version));
+        assert_eq!(cmd("features"), Some(Command::Features));
+        assert_eq!(cmd("--root /r --debug features"), Some(Command::Features));
     }
 
     #[test]
@@ -383,7 +393,9 @@ mod tests {
             "create x",
             "run x",
             "exec x ls",
-            "features",
+            "features extra",
+            "features --help",
+            "features -- x",
             "spec",
             "state",
             "state a b",

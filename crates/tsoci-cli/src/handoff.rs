@@ -37,7 +37,7 @@ pub fn node_cli(exe: &Path) -> PathBuf {
 /// FNV-1a, 64 bits: the same function `scripts/build-snapshot.mjs` names
 /// blobs with. Not a security boundary (whoever can write `dist/` can
 /// replace the CLI itself); it only tells builds apart.
-fn fnv1a64(bytes: &[u8]) -> u64 {
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
     })

@@ -1,7 +1,9 @@
 //! `tsoci`: the executable users and engines run. It answers the hot runc
 //! commands (`state`, `start`, `kill`, `delete`, `list`, `pause`, `resume`,
 //! `--version`) itself, through the same state-store crate the Node runtime
-//! uses, and hands every other command line to the Node CLI by `execv`.
+//! uses, and `features` from a template the build makes from the Node
+//! runtime's tables (see features.rs); every other command line goes to the
+//! Node CLI by `execv`.
 //! `TSOCI_FAST_PATH=0` sends everything to Node, loading its modules from
 //! `dist/bin.js` rather than from the start-up snapshot.
 //!
@@ -14,6 +16,7 @@ mod args;
 mod cgroup;
 mod commands;
 mod container;
+mod features;
 mod handoff;
 mod log;
 mod signals;
