@@ -1,13 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useE2E } from './helpers/context.js';
 import { describeResult, rt } from './helpers/runtime.js';
 
 /**
- * The native `tsoci` answers state/start/kill/delete/list/pause/resume and
- * --version itself and hands everything else to the Node CLI. These tests
+ * The native `tsoci` answers state/start/kill/delete/list/pause/resume,
+ * --version and features itself and hands everything else to the Node CLI. These tests
  * pin both halves: the two paths print the same bytes and exit codes, and
  * the hot commands really do not start Node.
  */
@@ -23,6 +23,13 @@ async function both(args: string[]) {
   const fast = await ctx.rt(args, { env: { TSOCI_FAST_PATH: '1' } });
   const node = await ctx.rt(args, { env: FORCE_NODE });
   return { fast, node };
+}
+
+/** FNV-1a 64 as hex: the hash in the features template's header (build-snapshot.mjs). */
+function fnv1a64(bytes: Uint8Array): string {
+  let h = 0xcbf29ce484222325n;
+  for (const b of bytes) h = BigInt.asUintN(64, (h ^ BigInt(b)) * 0x100000001b3n);
+  return h.toString(16).padStart(16, '0');
 }
 
 function same(r: Awaited<ReturnType<typeof both>>, what: string): void {
@@ -111,6 +118,103 @@ describe.skipIf(!NATIVE)('native fast path', () => {
     expect(String(create.stderr)).toBe('');
   });
 
+  it('answers features from the build template, byte for byte as Node, without starting Node', async () => {
+    const dist = path.join(path.dirname(path.dirname(rt.target)), 'dist');
+    expect(existsSync(path.join(dist, 'features.template')), 'the build leaves the template').toBe(
+      true,
+    );
+    for (const args of [['features'], ['--log-format', 'json', '--debug', 'features']]) {
+      const r = await both(args);
+      same(r, args.join(' '));
+      expect(r.fast.exitCode).toBe(0);
+      expect(JSON.parse(String(r.fast.stdout)).linux.capabilities).toContain('CAP_SYS_ADMIN');
+    }
+    // Lines the fast path does not know go to Node, errors included.
+    for (const args of [
+      ['features', 'extra'],
+      ['features', '--help'],
+    ]) {
+      same(await both(args), args.join(' '));
+    }
+    const node = await ctx.rt(['features'], { env: FORCE_NODE });
+    const native = await ctx.rt(['features'], { env: NO_NODE });
+    expect(native.exitCode, describeResult(native)).toBe(0);
+    expect(native.stdout).toBe(node.stdout);
+    // And seen from outside: the front end is the only program executed.
+    const log = path.join(ctx.base, 'execve-features.log');
+    execFileSync('strace', ['-f', '-qq', '-e', 'trace=execve', '-o', log, rt.target, 'features'], {
+      env: { PATH: process.env.PATH ?? '' },
+      stdio: 'ignore',
+    });
+    const execs = readFileSync(log, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('execve('));
+    expect(execs, execs.join('\n')).toHaveLength(1);
+    expect(execs[0]).toContain(`execve("${rt.target}"`);
+  });
+
+  it('hands features to Node when the template is missing, malformed, foreign or for another libseccomp', async () => {
+    const dist = path.join(path.dirname(path.dirname(rt.target)), 'dist');
+    const good = readFileSync(path.join(dist, 'features.template'), 'utf8');
+    const nl = good.indexOf('\n');
+    const [format, n, version] = good.slice(0, nl).split(' ');
+    const body = JSON.parse(good.slice(nl + 1));
+    const template = (b: unknown, v = version) => {
+      const text = `${JSON.stringify(b)}\n`;
+      return `${format} ${n} ${v} ${fnv1a64(Buffer.from(text))}\n${text}`;
+    };
+    // A CLI directory of its own (the template sits beside the Node CLI's
+    // script), whose bin.js runs the real one.
+    const fake = ctx.dir('fake-dist');
+    writeFileSync(
+      path.join(fake, 'bin.js'),
+      `await import(${JSON.stringify(path.join(dist, 'bin.js'))});\n`,
+    );
+    const expected = String((await ctx.rt(['features'], { env: FORCE_NODE })).stdout);
+    const run = (text: string | undefined, env: Record<string, string> = {}) => {
+      const file = path.join(fake, 'features.template');
+      if (text === undefined) rmSync(file, { force: true });
+      else writeFileSync(file, text);
+      return ctx.rt(['features'], {
+        env: { TSOCI_NODE_CLI: path.join(fake, 'bin.js'), TSOCI_FAST_PATH: '1', ...env },
+      });
+    };
+    // The same template here is answered natively; an edited one, rehashed,
+    // is printed as it stands: the answer really comes from the template.
+    expect(String((await run(good, { TSOCI_NODE: '/bin/false' })).stdout)).toBe(expected);
+    const edited = structuredClone(body);
+    edited.document.ociVersionMin = '0.9.0';
+    const r = await run(template(edited), { TSOCI_NODE: '/bin/false' });
+    expect(JSON.parse(String(r.stdout)).ociVersionMin).toBe('0.9.0');
+
+    const otherLib = structuredClone(body);
+    otherLib.libseccomp.ino = String(BigInt(otherLib.libseccomp.ino) + 1n);
+    const filled = structuredClone(body);
+    filled.document.linux.capabilities = ['CAP_CHOWN'];
+    const cases: Array<[string, string | undefined]> = [
+      ['missing', undefined],
+      ['empty', ''],
+      ['not a template', '{}\n'],
+      ['cut short', good.slice(0, good.length - 10)],
+      [
+        'edited without its hash',
+        good.replace('"ociVersionMin":"1.0.0"', '"ociVersionMin":"0.9.0"'),
+      ],
+      ['another version', template(body, '0.0.1')],
+      ['another format', template(body).replace(`${format} ${n} `, `${format} 999 `)],
+      ['another libseccomp file', template(otherLib)],
+      ['a host fact filled in', template(filled)],
+    ];
+    for (const [what, text] of cases) {
+      const refused = await run(text, { TSOCI_NODE: '/bin/false' });
+      expect(refused.exitCode, `${what}: handed to the failing node`).toBe(1);
+      expect(String(refused.stdout), what).toBe('');
+      const viaNode = await run(text);
+      expect(viaNode.exitCode, `${what}: ${describeResult(viaNode)}`).toBe(0);
+      expect(String(viaNode.stdout), what).toBe(expected);
+    }
+  });
+
   it('hands delete to Node when a poststop hook must run, and changes nothing first', async () => {
     const marker = path.join(ctx.base, 'poststop-ran');
     const b = await ctx.bundle({
@@ -173,8 +277,10 @@ describe.skipIf(!NATIVE)('native fast path', () => {
   });
 
   it('TSOCI_FAST_PATH=0 sends even the hot commands to Node', async () => {
-    const r = await ctx.rt(['list'], { env: { ...NO_NODE, ...FORCE_NODE } });
-    expect(r.exitCode).toBe(1);
-    expect(String(r.stdout)).toBe('');
+    for (const args of [['list'], ['features']]) {
+      const r = await ctx.rt(args, { env: { ...NO_NODE, ...FORCE_NODE } });
+      expect(r.exitCode, args.join(' ')).toBe(1);
+      expect(String(r.stdout), args.join(' ')).toBe('');
+    }
   });
 });
