@@ -7,9 +7,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { pipeline as pipelineCallback, Readable } from 'node:stream';
+import { pipeline as pipelineCallback, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -23,15 +23,18 @@ import {
   SpecValidationError,
 } from '@ts-oci/spec';
 import { markSelfVerifying } from '../digest.js';
+import { markFileWriter } from '../file-writer.js';
 import { formatPlatform, hostPlatform, selectPlatform } from '../platform.js';
 import type { PlatformSelector } from '../source.js';
 import { repositoryScope } from './auth.js';
+import { BlobStream } from './blob-stream.js';
 import { type CredentialProvider, type Credentials, DockerCredentials } from './credentials.js';
 import { computeDigest, DigestVerifier, digestAlgorithm, verifyingStream } from './digest.js';
 import { RegistryError } from './errors.js';
+import type { HttpResponse } from './http.js';
 import { type ImageReference, toReference } from './reference.js';
 import {
-  describeCause,
+  cancelBody,
   isRetryableNetworkError,
   type RegistryMatcher,
   type RequestBody,
@@ -85,6 +88,11 @@ export interface RegistryClientOptions {
   userAgent?: string;
   /** Aborts everything this client does. */
   signal?: AbortSignal;
+  /**
+   * A connection that stays silent this long (no response, or a body that
+   * stalls) is dropped and the request retried, a blob resumed (default 300 000).
+   */
+  idleTimeoutMs?: number;
 }
 
 interface FetchedBase {
@@ -123,37 +131,32 @@ function toProvider(
   return () => fixed;
 }
 
-function header(response: Response, name: string): string | undefined {
+function header(response: HttpResponse, name: string): string | undefined {
   return response.headers.get(name) ?? undefined;
 }
 
 /** Reads a whole body, refusing more than `limit` bytes. */
-async function readBounded(response: Response, limit: number, what: string): Promise<Buffer> {
+async function readBounded(response: HttpResponse, limit: number, what: string): Promise<Buffer> {
   const length = Number(response.headers.get('content-length') ?? Number.NaN);
   if (length > limit) {
-    await response.body?.cancel().catch(() => {});
+    cancelBody(response);
     throw new RegistryError(
       'EREGISTRY_MANIFEST',
       `${what}: ${length} bytes is larger than the limit of ${limit}`,
     );
   }
-  const body = response.body;
-  if (body === null) return Buffer.alloc(0);
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
+  const chunks: Buffer[] = [];
   let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
+  for await (const chunk of response.body) {
+    total += (chunk as Buffer).length;
     if (total > limit) {
-      await reader.cancel().catch(() => {});
+      cancelBody(response);
       throw new RegistryError(
         'EREGISTRY_MANIFEST',
         `${what}: larger than the limit of ${limit} bytes`,
       );
     }
-    chunks.push(value);
+    chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks, total);
 }
@@ -218,6 +221,7 @@ export class RegistryClient {
       'maxRetryDelayMs',
       'userAgent',
       'signal',
+      'idleTimeoutMs',
     ] as const) {
       if (options[key] !== undefined)
         (transportOptions as Record<string, unknown>)[key] = options[key];
@@ -356,6 +360,7 @@ export class RegistryClient {
       what: `manifest ${ref}`,
       ...(options.signal ? { signal: options.signal } : {}),
     });
+    cancelBody(response);
     if (response.status === 404) return undefined;
     const digest = header(response, 'docker-content-digest');
     const size = Number(header(response, 'content-length'));
@@ -433,7 +438,7 @@ export class RegistryClient {
       return out;
     }
     const signal = options.signal ?? this.options.signal;
-    const open = async (offset: number): Promise<Response> => {
+    const open = async (offset: number): Promise<HttpResponse> => {
       const { response } = await this.#transport.send({
         ref,
         method: 'GET',
@@ -442,12 +447,13 @@ export class RegistryClient {
         scopes: [repositoryScope(ref.repository, 'pull')],
         expect: offset > 0 ? [200, 206] : [200],
         what,
+        bulk: true,
         ...(signal ? { signal } : {}),
       });
       const length = header(response, 'content-length');
       const expected = response.status === 206 ? descriptor.size - offset : descriptor.size;
       if (length !== undefined && Number(length) !== expected) {
-        await response.body?.cancel().catch(() => {});
+        cancelBody(response);
         throw new RegistryError(
           'EREGISTRY_DIGEST',
           `${what}: size mismatch: expected ${expected} bytes, the registry announces ${length}`,
@@ -456,7 +462,7 @@ export class RegistryClient {
       if (response.status === 206) {
         const range = /^bytes ([0-9]+)-/.exec(header(response, 'content-range') ?? '');
         if (range === null || Number(range[1]) !== offset) {
-          await response.body?.cancel().catch(() => {});
+          cancelBody(response);
           throw new RegistryError(
             'EREGISTRY_HTTP',
             `${what}: resuming at byte ${offset} returned the wrong range (${header(response, 'content-range') ?? 'no Content-Range'})`,
@@ -466,85 +472,20 @@ export class RegistryClient {
       return response;
     };
 
-    const first = await open(0);
-    let reader = first.body?.getReader();
-    let skip = 0;
-    let resumes = 0;
-    const retries = this.options.retries ?? 3;
-    const baseDelay = this.options.retryDelayMs ?? 200;
-    // It ends only after verifier.finish() passed: consumers need not hash it again.
-    return markSelfVerifying(
-      new Readable({
-        highWaterMark: 256 * 1024,
-        read() {
-          const pump = async (): Promise<void> => {
-            for (;;) {
-              try {
-                if (reader === undefined) {
-                  verifier.finish();
-                  this.push(null);
-                  return;
-                }
-                const { done, value } = await reader.read();
-                if (done) {
-                  verifier.finish();
-                  this.push(null);
-                  return;
-                }
-                let chunk = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-                if (skip > 0) {
-                  const n = Math.min(skip, chunk.length);
-                  skip -= n;
-                  chunk = chunk.subarray(n);
-                  if (chunk.length === 0) continue;
-                }
-                verifier.update(chunk);
-                this.push(chunk);
-                return;
-              } catch (error) {
-                if (
-                  error instanceof RegistryError ||
-                  signal?.aborted ||
-                  !isRetryableNetworkError(error) ||
-                  resumes >= retries
-                ) {
-                  this.destroy(
-                    mapError(
-                      error instanceof RegistryError || signal?.aborted
-                        ? error
-                        : new RegistryError(
-                            'EREGISTRY_HTTP',
-                            `${what}: download failed after ${verifier.received} of ${descriptor.size} bytes${resumes > 0 ? ` and ${resumes} resumptions` : ''}: ${describeCause(error)}`,
-                            { cause: error },
-                          ),
-                    ),
-                  );
-                  return;
-                }
-                resumes++;
-                try {
-                  await sleep(baseDelay * 2 ** (resumes - 1), undefined, signal ? { signal } : {});
-                  if (this.destroyed) return;
-                  const again = await open(verifier.received);
-                  // A registry that ignores Range sends everything again: skip what we have.
-                  skip = again.status === 206 ? 0 : verifier.received;
-                  reader = again.body?.getReader();
-                } catch (openError) {
-                  this.destroy(mapError(openError));
-                  return;
-                }
-              }
-            }
-          };
-          void pump();
-        },
-        destroy(error, callback) {
-          reader?.cancel().catch(() => {});
-          callback(error);
-        },
-      }),
-      descriptor,
-    );
+    const stream = new BlobStream({
+      first: await open(0),
+      reopen: open,
+      verifier,
+      what,
+      retries: this.options.retries ?? 3,
+      retryDelayMs: this.options.retryDelayMs ?? 200,
+      signal,
+      mapError: options.mapError,
+    });
+    // It ends only after the verifier passed: consumers need not hash it again;
+    // and a consumer that wants a file can have it written directly.
+    markFileWriter(stream, (fd, writeOptions) => stream.toFile(fd, writeOptions));
+    return markSelfVerifying(stream, descriptor);
   }
 
   /** A whole blob in memory, verified: for small documents (configs). */
@@ -578,6 +519,8 @@ export class RegistryClient {
     options: RequestOptions & {
       /** A pass-through stream the content flows through (progress counting). */
       through?: () => NodeJS.ReadWriteStream;
+      /** Called with the number of new bytes as they arrive (progress counting, without a stream). */
+      onBytes?: (n: number) => void;
     } = {},
   ): Promise<void> {
     const temp = join(
@@ -585,11 +528,36 @@ export class RegistryClient {
       `.${basename(path)}.${randomBytes(6).toString('hex')}.partial`,
     );
     try {
-      const { through, ...request } = options;
+      const { through, onBytes, ...request } = options;
       const stream = await this.fetchBlob(reference, descriptor, request);
-      const sink = createWriteStream(temp, { flags: 'wx', mode: 0o644 });
-      if (through) await pipeline(stream, through(), sink);
-      else await pipeline(stream, sink);
+      if (through === undefined && stream instanceof BlobStream) {
+        // Straight from the socket into the file (see BlobStream.toFile).
+        const file = await open(temp, 'wx', 0o644);
+        try {
+          await stream.toFile(file.fd, onBytes ? { onBytes } : {});
+        } finally {
+          await file.close();
+        }
+      } else {
+        const sink = createWriteStream(temp, { flags: 'wx', mode: 0o644 });
+        const count = onBytes
+          ? new Transform({
+              transform(chunk: Buffer, _encoding, callback) {
+                try {
+                  onBytes(chunk.length);
+                } catch (error) {
+                  callback(error as Error);
+                  return;
+                }
+                callback(null, chunk);
+              },
+            })
+          : undefined;
+        const stages: NodeJS.ReadWriteStream[] = [];
+        if (through) stages.push(through());
+        if (count) stages.push(count);
+        await pipeline([stream, ...stages, sink]);
+      }
       await rename(temp, path);
     } catch (error) {
       await rm(temp, { force: true });
@@ -613,6 +581,7 @@ export class RegistryClient {
       what: `blob ${descriptor.digest} of ${ref.name}`,
       ...(options.signal ? { signal: options.signal } : {}),
     });
+    cancelBody(response);
     return response.status === 200;
   }
 
@@ -655,10 +624,10 @@ export class RegistryClient {
         expect: options.mountFrom === undefined ? [202] : [201, 202],
       });
       if (started.response.status === 201) {
-        await started.response.body?.cancel().catch(() => {});
+        cancelBody(started.response);
         return 'mounted';
       }
-      await started.response.body?.cancel().catch(() => {});
+      cancelBody(started.response);
       const location = started.response.headers.get('location');
       if (location === null) {
         throw new RegistryError(
@@ -700,6 +669,7 @@ export class RegistryClient {
             expect: [201],
             retries: 0,
           });
+          cancelBody(put.response);
           checkUploadDigest(put.response, descriptor.digest, what);
         } else {
           const done = new URL(url);
@@ -713,6 +683,7 @@ export class RegistryClient {
             expect: [201],
             retries: 0,
           });
+          cancelBody(put.response);
           checkUploadDigest(put.response, descriptor.digest, what);
         }
         return 'uploaded';
@@ -726,7 +697,7 @@ export class RegistryClient {
             expect: [204, 202, 200, 404],
             retries: 0,
           })
-          .then(({ response }) => response.body?.cancel())
+          .then(({ response }) => cancelBody(response))
           .catch(() => {});
         if (verifyError !== undefined) throw verifyError;
         const status = error instanceof RegistryError ? error.status : undefined;
@@ -768,7 +739,7 @@ export class RegistryClient {
         expect: [202],
         retries: 0,
       });
-      await sent.response.body?.cancel().catch(() => {});
+      cancelBody(sent.response);
       offset += chunk.length;
       const next = sent.response.headers.get('location');
       if (next !== null) url = new URL(next, sent.url).href;
@@ -840,7 +811,7 @@ export class RegistryClient {
       what,
       ...(options.signal ? { signal: options.signal } : {}),
     });
-    await response.body?.cancel().catch(() => {});
+    cancelBody(response);
     checkUploadDigest(response, digest, what);
     return digest;
   }
@@ -854,8 +825,8 @@ export class RegistryClient {
     const tags: string[] = [];
     let url: string | undefined = `/v2/${ref.repository}/tags/list`;
     for (let page = 0; url !== undefined && page < 1000; page++) {
-      const { response, url: at }: { response: Response; url: string } = await this.#transport.send(
-        {
+      const { response, url: at }: { response: HttpResponse; url: string } =
+        await this.#transport.send({
           ref,
           method: 'GET',
           url,
@@ -863,8 +834,7 @@ export class RegistryClient {
           expect: [200],
           what: `tags of ${ref.name}`,
           ...(options.signal ? { signal: options.signal } : {}),
-        },
-      );
+        });
       const text = await readLimitedText(response, 16 * 1024 * 1024);
       let doc: { tags?: unknown };
       try {
@@ -883,7 +853,7 @@ export class RegistryClient {
   }
 }
 
-function checkUploadDigest(response: Response, digest: string, what: string): void {
+function checkUploadDigest(response: HttpResponse, digest: string, what: string): void {
   const returned = response.headers.get('docker-content-digest');
   if (
     returned !== null &&

@@ -110,7 +110,7 @@ export async function pullToOciLayout(
     emit?.({ type: 'layer-download-start', ...position });
     await client.downloadBlob(ref, layer, path, {
       ...(options.signal ? { signal: options.signal } : {}),
-      ...(counter ? { through: () => counter.stream() } : {}),
+      ...(counter ? { onBytes: (n: number) => counter.add(n) } : {}),
     });
     downloaded++;
     emit?.({ type: 'layer-download-done', ...position, bytes: counter?.bytes ?? 0, cached: false });

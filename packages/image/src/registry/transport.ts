@@ -1,13 +1,15 @@
 /**
- * HTTP for the registry client, on Node's global fetch (undici).
+ * HTTP for the registry client, on node:http and node:https (./http.ts says
+ * why not fetch).
  *
  * - https by default; plain http only for registries listed in `plainHttp`;
- *   TLS verification off only for registries listed in `insecure` (an undici
- *   Agent, loaded on first use); extra CAs through `ca`.
- * - Redirects are followed by hand (`redirect: 'manual'`, at most 10 hops) so
- *   that Authorization is attached only to requests to the origin it belongs
- *   to: a blob redirected to storage on another origin is fetched without it.
- *   A redirect from https to http is refused.
+ *   TLS verification off only for registries listed in `insecure` (and only
+ *   for their own host, not for storage they redirect to); extra CAs through
+ *   `ca`. Keep-alive connection pools, one per kind of TLS setting.
+ * - Redirects are followed by hand (at most 10 hops) so that Authorization is
+ *   attached only to requests to the origin it belongs to: a blob redirected
+ *   to storage on another origin is fetched without it. A redirect from https
+ *   to http is refused.
  * - Transient failures are retried with exponential backoff and jitter, a
  *   bounded number of times: connection errors (reset, refused, timeouts),
  *   408, 429 (honouring Retry-After) and 500/502/503/504.
@@ -15,14 +17,17 @@
  *   obtained, and the request repeated (bodies are re-opened, never buffered).
  */
 
+import type { Agent } from 'node:http';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { rootCertificates } from 'node:tls';
 import { Authenticator } from './auth.js';
+import { nodeTls } from './builtins.js';
 import { parseChallenges } from './challenge.js';
 import type { CredentialProvider } from './credentials.js';
 import { RegistryError, type RegistryErrorCode, type RegistryErrorEntry } from './errors.js';
+import { createAgent, type HttpResponse, httpRequest } from './http.js';
 import type { ImageReference } from './reference.js';
+import { wireGet } from './wire.js';
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -52,6 +57,8 @@ export interface TransportOptions {
   maxRetryDelayMs?: number;
   userAgent?: string;
   signal?: AbortSignal;
+  /** A connection silent this long (no response, or a stalled body) fails and is retried (default 5 min). */
+  idleTimeoutMs?: number;
 }
 
 export interface RegistryRequest {
@@ -70,10 +77,15 @@ export interface RegistryRequest {
   signal?: AbortSignal;
   /** Overrides the client's retry count (0 for requests whose retry happens a level up). */
   retries?: number;
+  /**
+   * A blob GET: sent on a connection of its own whose body can be read
+   * into the caller's buffers (./wire.ts) instead of through node:http.
+   */
+  bulk?: boolean;
 }
 
 export interface RegistryResponse {
-  response: Response;
+  response: HttpResponse;
   /** The URL that produced `response` (after redirects), for resolving relative Locations. */
   url: string;
 }
@@ -88,11 +100,6 @@ const RETRYABLE_CODES = new Set([
   'EAI_AGAIN',
   'EHOSTUNREACH',
   'ENETUNREACH',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
 ]);
 const MAX_REDIRECTS = 10;
 const MAX_ERROR_BODY = 64 * 1024;
@@ -103,7 +110,7 @@ function matches(matcher: RegistryMatcher | undefined, registry: string, host: s
   return matcher.includes(registry) || matcher.includes(host);
 }
 
-/** The innermost error code of a fetch failure (`TypeError: fetch failed` wraps the socket error). */
+/** The first error code in an error's cause chain (a RegistryError may wrap the socket error). */
 export function networkErrorCode(error: unknown): string | undefined {
   let e: unknown = error;
   for (let depth = 0; depth < 5 && e !== null && typeof e === 'object'; depth++) {
@@ -119,7 +126,7 @@ export function isRetryableNetworkError(error: unknown): boolean {
   return code !== undefined && RETRYABLE_CODES.has(code);
 }
 
-/** The messages (and codes) of an error and its causes, e.g. `fetch failed: connect ECONNREFUSED …`. */
+/** The messages (and codes) of an error and its causes, e.g. `connect ECONNREFUSED …`. */
 export function describeCause(error: unknown): string {
   const parts: string[] = [];
   let e: unknown = error;
@@ -147,26 +154,33 @@ function isAbort(error: unknown, signal: AbortSignal | undefined): boolean {
   return signal?.aborted === true || (error instanceof Error && error.name === 'AbortError');
 }
 
-/** Reads at most `limit` bytes of a body as text and releases the rest. */
-export async function readLimitedText(response: Response, limit = MAX_ERROR_BODY): Promise<string> {
-  const body = response.body;
-  if (body === null) return '';
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
+/**
+ * Reads at most `limit` bytes of a body as text; a longer body is cut off
+ * there and its connection closed.
+ */
+export async function readLimitedText(
+  response: HttpResponse,
+  limit = MAX_ERROR_BODY,
+): Promise<string> {
+  const chunks: Buffer[] = [];
   let total = 0;
   try {
-    while (total < limit) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      total += value.length;
+    for await (const chunk of response.body) {
+      chunks.push(chunk as Buffer);
+      total += (chunk as Buffer).length;
+      if (total >= limit) break;
     }
   } catch {
     // a broken error body is not worth more than what we got
   } finally {
-    reader.cancel().catch(() => {});
+    response.cancel();
   }
   return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
+}
+
+/** Lets go of a body that is not wanted (see HttpResponse.cancel). */
+export function cancelBody(response: HttpResponse): void {
+  response.cancel();
 }
 
 export function parseRegistryErrors(text: string): RegistryErrorEntry[] {
@@ -187,7 +201,7 @@ export function parseRegistryErrors(text: string): RegistryErrorEntry[] {
   }
 }
 
-function retryAfterMs(response: Response): number | undefined {
+function retryAfterMs(response: HttpResponse): number | undefined {
   const value = response.headers.get('retry-after');
   if (value === null) return undefined;
   if (/^[0-9]+$/.test(value.trim())) return Number(value.trim()) * 1000;
@@ -206,7 +220,7 @@ function release(body: unknown): void {
   }
 }
 
-function discard(response: Response): Promise<void> {
+function discard(response: HttpResponse): Promise<void> {
   return readLimitedText(response, 16 * 1024).then(() => undefined);
 }
 
@@ -221,22 +235,22 @@ interface ExchangeRequest {
   apiHost: string;
   signal?: AbortSignal | undefined;
   retries?: number | undefined;
+  bulk?: boolean | undefined;
 }
 
 interface ExchangeResult {
-  response: Response;
+  response: HttpResponse;
   url: string;
   attempts: number;
   authorization: string | undefined;
 }
 
-type Dispatcher = object;
-
 export class Transport {
   readonly options: TransportOptions;
   readonly authenticator: Authenticator;
   readonly retries: number;
-  #dispatchers: Promise<{ insecure?: Dispatcher; ca?: Dispatcher }> | undefined;
+  readonly #agents = new Map<'http' | 'https' | 'insecure', Agent>();
+  #caList: string[] | null | undefined;
 
   constructor(options: TransportOptions = {}) {
     this.options = options;
@@ -286,29 +300,41 @@ export class Transport {
     return `${this.usesHttp(ref.registry) ? 'http' : 'https'}://${ref.apiHost}`;
   }
 
-  async #dispatcherFor(
-    url: URL,
-    registry: string,
-    apiHost: string,
-  ): Promise<Dispatcher | undefined> {
-    const insecure = matches(this.options.insecure, registry, apiHost) && url.host === apiHost;
-    const ca = this.options.ca;
-    if (url.protocol !== 'https:' || (!insecure && ca === undefined)) return undefined;
-    this.#dispatchers ??= import('undici').then(({ Agent }) => {
-      const extra = ca === undefined ? [] : Array.isArray(ca) ? ca : [ca as string | Buffer];
-      const out: { insecure?: Dispatcher; ca?: Dispatcher } = {
-        insecure: new Agent({ connect: { rejectUnauthorized: false } }),
-      };
-      if (extra.length > 0) {
-        out.ca = new Agent({ connect: { ca: [...rootCertificates, ...extra.map(String)] } });
-      }
-      return out;
-    });
-    const dispatchers = await this.#dispatchers;
-    return insecure ? dispatchers.insecure : dispatchers.ca;
+  /** How a hop is made: certificate checks are off only for the insecure registry itself. */
+  #kindOf(url: URL, registry: string, apiHost: string): 'http' | 'https' | 'insecure' {
+    if (url.protocol !== 'https:') return 'http';
+    return matches(this.options.insecure, registry, apiHost) && url.host === apiHost
+      ? 'insecure'
+      : 'https';
   }
 
-  #backoff(retry: number, response?: Response): number {
+  /** The trusted CAs when `ca` is given (it replaces Node's default roots: keep them and add it). */
+  #ca(): string[] | undefined {
+    if (this.#caList === undefined) {
+      const ca = this.options.ca;
+      const extra = ca === undefined ? [] : Array.isArray(ca) ? ca : [ca as string | Buffer];
+      this.#caList =
+        extra.length === 0 ? null : [...nodeTls().rootCertificates, ...extra.map(String)];
+    }
+    return this.#caList ?? undefined;
+  }
+
+  /** The connection pool for a hop. */
+  #agentFor(kind: 'http' | 'https' | 'insecure'): Agent {
+    let agent = this.#agents.get(kind);
+    if (agent === undefined) {
+      agent =
+        kind === 'http'
+          ? createAgent('http:')
+          : kind === 'insecure'
+            ? createAgent('https:', { insecure: true })
+            : createAgent('https:', { ca: this.#ca() });
+      this.#agents.set(kind, agent);
+    }
+    return agent;
+  }
+
+  #backoff(retry: number, response?: HttpResponse): number {
     const base = this.options.retryDelayMs ?? 200;
     const cap = this.options.maxRetryDelayMs ?? 10_000;
     const exponential = Math.min(cap, base * 2 ** (retry - 1));
@@ -327,7 +353,7 @@ export class Transport {
       let method = req.method;
       let body = req.body;
       let authorization: string | undefined;
-      let response: Response;
+      let response: HttpResponse;
       let opened: unknown;
       try {
         for (let hop = 0; ; hop++) {
@@ -335,24 +361,32 @@ export class Transport {
           if (this.options.userAgent) headers['user-agent'] = this.options.userAgent;
           authorization = await req.authorization(url);
           if (authorization !== undefined) headers.authorization = authorization;
-          const init: Omit<RequestInit, 'dispatcher'> & {
-            duplex?: 'half';
-            dispatcher?: Dispatcher;
-          } = {
-            method,
-            headers,
-            redirect: 'manual',
-          };
-          if (signal !== undefined) init.signal = signal;
+          opened = undefined;
           if (body !== undefined) {
             headers['content-length'] = String(body.length);
             opened = await body.open();
-            init.body = opened as RequestInit['body'];
-            if (!(opened instanceof Uint8Array)) init.duplex = 'half';
           }
-          const dispatcher = await this.#dispatcherFor(url, req.registry, req.apiHost);
-          if (dispatcher !== undefined) init.dispatcher = dispatcher;
-          response = await fetch(url, init as RequestInit);
+          const kind = this.#kindOf(url, req.registry, req.apiHost);
+          const idleTimeoutMs = this.options.idleTimeoutMs ?? 300_000;
+          if (req.bulk && method === 'GET' && opened === undefined) {
+            const ca = kind === 'https' ? this.#ca() : undefined;
+            response = await wireGet({
+              url,
+              headers,
+              ...(kind === 'http' ? {} : { tls: { rejectUnauthorized: kind === 'https', ca } }),
+              signal,
+              idleTimeoutMs,
+            });
+          } else {
+            response = await httpRequest(url, {
+              method,
+              headers,
+              body: opened as Uint8Array | Readable | AsyncIterable<Uint8Array> | undefined,
+              agent: this.#agentFor(kind),
+              signal,
+              idleTimeoutMs,
+            });
+          }
           const location = response.headers.get('location');
           if (![301, 302, 303, 307, 308].includes(response.status) || location === null) break;
           if (hop >= MAX_REDIRECTS) {
@@ -441,6 +475,7 @@ export class Transport {
         apiHost: ref.apiHost,
         signal,
         retries: req.retries,
+        bulk: req.bulk,
       });
       if (result.response.status !== 401 || new URL(result.url).origin !== registryOrigin) break;
       if (round === 1) break;
@@ -473,10 +508,12 @@ export class Transport {
 
   async statusError(
     req: Pick<RegistryRequest, 'method' | 'what'>,
-    result: { response: Response; url: string; attempts?: number },
+    result: { response: HttpResponse; url: string; attempts?: number },
   ): Promise<RegistryError> {
     const { response } = result;
-    const text = req.method === 'HEAD' ? '' : await readLimitedText(response);
+    let text = '';
+    if (req.method === 'HEAD') cancelBody(response);
+    else text = await readLimitedText(response);
     const registryErrors = parseRegistryErrors(text);
     const status = response.status;
     const code: RegistryErrorCode =

@@ -25,6 +25,7 @@ import {
   verifyStream,
 } from '../digest.js';
 import { ImageError } from '../errors.js';
+import { fileWriterOf } from '../file-writer.js';
 import { ByteCounter, layerPosition, type ProgressListener, resolvedEvent } from '../progress.js';
 import {
   type BlobReader,
@@ -215,6 +216,21 @@ export class ImageStore {
     try {
       progress.onStart?.();
       const source = await open();
+      // A registry blob stream verifies itself and writes itself into the
+      // file from reused buffers: no stream stages, no per-chunk allocations.
+      const writeFile = isSelfVerifying(source, descriptor) ? fileWriterOf(source) : undefined;
+      if (writeFile !== undefined) {
+        const file = await fs.open(temp, 'wx', 0o644);
+        try {
+          const counter = progress.counter;
+          await writeFile(file.fd, counter ? { onBytes: (n) => counter.add(n) } : {});
+          await file.sync();
+        } finally {
+          await file.close();
+        }
+        await fs.rename(temp, this.blobPath(descriptor.digest));
+        return 'stored';
+      }
       const stages: NodeJS.ReadWriteStream[] = [];
       if (progress.counter) stages.push(progress.counter.stream() as NodeJS.ReadWriteStream);
       // A stream that verifies itself (the registry client's) is not hashed twice.

@@ -345,6 +345,50 @@ describe('concurrency', () => {
   });
 });
 
+describe('connections (node:http)', () => {
+  it('retries a request whose server goes silent, after the idle timeout', async () => {
+    const server = await fake((_req, res, _b, seen) => {
+      if (seen.length === 1) return; // never answers
+      manifestResponse(res);
+    });
+    const got = await client(server.host, { idleTimeoutMs: 200 }).getManifest(`${server.host}/a:1`);
+    expect(got.bytes.equals(MANIFEST)).toBe(true);
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it('stops a request waiting for its response when aborted', async () => {
+    const server = await fake(() => {}); // never answers
+    const controller = new AbortController();
+    const pending = client(server.host, { signal: controller.signal }).getManifest(
+      `${server.host}/a:1`,
+    );
+    setTimeout(() => controller.abort(), 50);
+    await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('reuses one connection for the requests of a pull, and answers HEADs without leaking it', async () => {
+    const sockets = new Set<unknown>();
+    const server = await fake((req, res) => {
+      sockets.add(req.socket);
+      if (req.method === 'HEAD') {
+        // (without a length, node's server closes the connection after a HEAD)
+        res.writeHead(404, { 'content-length': 0 });
+        res.end();
+        return;
+      }
+      manifestResponse(res);
+    });
+    const c = client(server.host);
+    for (let i = 0; i < 3; i++) {
+      expect(await c.blobExists(`${server.host}/a`, BLOB_DESC)).toBe(false);
+      await c.getManifest(`${server.host}/a:${i}`);
+    }
+    expect(server.requests).toHaveLength(6);
+    expect(sockets.size).toBe(1);
+  });
+});
+
 describe('manifests', () => {
   it('checks a manifest fetched by digest against the digest', async () => {
     const other = Buffer.concat([MANIFEST, Buffer.from(' ')]);
