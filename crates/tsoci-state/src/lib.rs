@@ -32,6 +32,7 @@ pub mod fifo;
 pub mod id;
 pub mod process;
 pub mod store;
+pub mod spawn;
 pub mod unix;
 
 use std::path::PathBuf;
@@ -47,6 +48,7 @@ pub use store::{
     create_container_dir, list_ids, liveness_from_json, lock_container, read_state, remove_container_dir, ContainerDir,
     Liveness, DEFAULT_ROOT, STATE_FILE,
 };
+pub use spawn::{spawn, FdSource, SpawnRequest, Spawned};
 pub use unix::{accept_recv_fd, listen_unix, send_fd, ReceivedFd, MAX_SOCKET_PATH};
 
 pub type Result<T> = std::result::Result<T, StateError>;
