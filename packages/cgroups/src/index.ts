@@ -21,6 +21,7 @@ export {
 export { CGROUP_DRIVERS, type CgroupFeatures, cgroupFeatures } from './features.js';
 export { type CgroupIo, NodeCgroupIo } from './io.js';
 export type {
+  CgroupJoin,
   CgroupManager,
   CgroupPaths,
   DestroyOptions,

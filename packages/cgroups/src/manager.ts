@@ -73,6 +73,22 @@ export interface ManagerCommonOptions {
 }
 
 /**
+ * Where a new process joins a cgroup without a threadgroup-locked move.
+ */
+export interface CgroupJoin {
+  /**
+   * v1 directories a single-threaded process moves *itself* into by writing
+   * `0` to their `tasks` file: the kernel moves the calling thread alone
+   * then, and skips the threadgroup lock (tsoci-init does this first thing).
+   * The freezer's comes last: a process that enters a frozen cgroup stops
+   * there.
+   */
+  selfMove: string[];
+  /** The cgroup2 directory to start the process in (clone3 CLONE_INTO_CGROUP). */
+  cloneInto?: string;
+}
+
+/**
  * One container's cgroup, whatever the driver and version. runc's
  * `cgroups.Manager` and youki's `CgroupManager`, trimmed to what the runtime
  * calls. A systemd driver would implement the same interface.
@@ -87,6 +103,15 @@ export interface CgroupManager {
    * failure, directories this call created are removed again.
    */
   apply(pid?: number): Promise<void>;
+  /**
+   * How a new process can enter this cgroup (after `apply()`) without
+   * `cgroup.procs`, whose every write takes the kernel's global threadgroup
+   * lock for writing, which waits for an RCU grace period (milliseconds)
+   * unless another move just did. See {@link CgroupJoin}.
+   */
+  joinTargets(): CgroupJoin;
+  /** Moves `pid` in through `cgroup.procs`: of `dirs` when given, else of every hierarchy. */
+  addProcess(pid: number, dirs?: readonly string[]): Promise<void>;
   /** Applies `linux.resources` (create and `update`). */
   set(resources: Resources): Promise<SetResult>;
   /** Freezes (true) or thaws (false), waiting until the kernel reports the state. */

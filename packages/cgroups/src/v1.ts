@@ -4,6 +4,7 @@ import type { Resources } from '@ts-oci/spec';
 import { CGROUP_ERROR_CODES, CgroupError, errnoOf, ioError } from './errors.js';
 import {
   BaseManager,
+  type CgroupJoin,
   type CgroupManager,
   type CgroupPaths,
   collectPids,
@@ -143,24 +144,36 @@ export class V1Manager extends BaseManager implements CgroupManager {
         }
       }
       if (this.resources !== undefined) await this.set(this.resources);
-      if (pid !== undefined) {
-        // The hierarchies are independent: the moves go out together on
-        // the thread pool instead of one round trip after another.
-        await Promise.all(
-          this.allDirs().map((dir) => {
-            const procs = posix.join(dir, 'cgroup.procs');
-            return this.io.write(procs, String(pid)).catch((err: unknown) => {
-              throw ioError(`add process ${pid} to`, procs, err);
-            });
-          }),
-        );
-      }
+      if (pid !== undefined) await this.addProcess(pid);
     } catch (err) {
       await removeQuietly(this.io, made);
       throw err;
     }
     const leaves = new Set(this.allDirs());
     for (const d of made) if (!leaves.has(d) && !this.created.includes(d)) this.created.push(d);
+  }
+
+  joinTargets(): CgroupJoin {
+    const freezer = this.dirOf('freezer');
+    const dirs = this.hierarchies.map((h) => h.dir).filter((d) => d !== freezer);
+    if (freezer !== undefined) dirs.push(freezer);
+    return {
+      selfMove: [...new Set(dirs)],
+      ...(this.unified === undefined ? {} : { cloneInto: this.unified.dir }),
+    };
+  }
+
+  async addProcess(pid: number, dirs: readonly string[] = this.allDirs()): Promise<void> {
+    // The hierarchies are independent: the moves go out together on the
+    // thread pool instead of one round trip after another.
+    await Promise.all(
+      dirs.map((dir) => {
+        const procs = posix.join(dir, 'cgroup.procs');
+        return this.io.write(procs, String(pid)).catch((err: unknown) => {
+          throw ioError(`add process ${pid} to`, procs, err);
+        });
+      }),
+    );
   }
 
   private async inheritCpuset(dir: string): Promise<void> {

@@ -5,6 +5,7 @@ import { CGROUP_ERROR_CODES, CgroupError, errnoOf, ioError } from './errors.js';
 import type { CgroupIo } from './io.js';
 import {
   BaseManager,
+  type CgroupJoin,
   type CgroupManager,
   type CgroupPaths,
   collectPids,
@@ -271,17 +272,25 @@ export class V2Manager extends BaseManager implements CgroupManager {
     try {
       await enableControllers(this.io, this.mountpoint, this.dir);
       if (this.resources !== undefined) await this.set(this.resources);
-      if (pid !== undefined) {
-        const procs = posix.join(this.dir, 'cgroup.procs');
-        await this.io.write(procs, String(pid)).catch((err: unknown) => {
-          throw ioError(`add process ${pid} to`, procs, err);
-        });
-      }
+      if (pid !== undefined) await this.addProcess(pid);
     } catch (err) {
       await removeQuietly(this.io, made);
       throw err;
     }
     for (const d of made) if (d !== this.dir && !this.created.includes(d)) this.created.push(d);
+  }
+
+  joinTargets(): CgroupJoin {
+    return { selfMove: [], cloneInto: this.dir };
+  }
+
+  async addProcess(pid: number, dirs: readonly string[] = [this.dir]): Promise<void> {
+    for (const dir of dirs) {
+      const procs = posix.join(dir, 'cgroup.procs');
+      await this.io.write(procs, String(pid)).catch((err: unknown) => {
+        throw ioError(`add process ${pid} to`, procs, err);
+      });
+    }
   }
 
   private async plan(resources: Resources, available: readonly string[]): Promise<ResourcePlan> {

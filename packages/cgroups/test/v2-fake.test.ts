@@ -362,6 +362,12 @@ describe('freeze, pids, kill, destroy', () => {
     expect(fake.file(join(fake.root, 'user.slice/c1/cgroup.freeze')).trim()).toBe('0');
   });
 
+  it('joinTargets: nothing to move into by hand; the process is born in the directory', async () => {
+    const m = await manager();
+    await m.apply();
+    expect(m.joinTargets()).toEqual({ selfMove: [], cloneInto: m.paths().paths.unified });
+  });
+
   it('pids() lists the cgroup and its sub-cgroups', async () => {
     const m = await manager();
     await m.apply(30);
