@@ -302,21 +302,33 @@ export async function removeQuietly(io: CgroupIo, dirs: readonly string[]): Prom
  */
 export async function removeCgroupTree(io: CgroupIo, dir: string, deadline: number): Promise<void> {
   let delay = 1;
+  // A container's cgroup rarely has sub-cgroups: rmdir first, and list the
+  // directory only when it is refused (a readdir of a cgroup costs about as
+  // much as the rmdir).
+  let listFirst = false;
   for (;;) {
-    let dirs: string[];
-    try {
-      ({ dirs } = await io.list(dir));
-    } catch (err) {
-      if (errnoOf(err) === 'ENOENT') return;
-      throw ioError('list', dir, err);
+    if (listFirst) {
+      let dirs: string[];
+      try {
+        ({ dirs } = await io.list(dir));
+      } catch (err) {
+        if (errnoOf(err) === 'ENOENT') return;
+        throw ioError('list', dir, err);
+      }
+      for (const d of dirs) await removeCgroupTree(io, posix.join(dir, d), deadline);
     }
-    for (const d of dirs) await removeCgroupTree(io, posix.join(dir, d), deadline);
     try {
       await io.rmdir(dir);
       return;
     } catch (err) {
       const errno = errnoOf(err);
       if (errno === 'ENOENT') return;
+      if ((errno === 'EBUSY' || errno === 'ENOTEMPTY') && !listFirst) {
+        // Sub-cgroups, or tasks still inside: from now on every round
+        // removes the children first, as before.
+        listFirst = true;
+        continue;
+      }
       // EBUSY: tasks still inside; ENOTEMPTY: a sub-cgroup appeared meanwhile.
       if ((errno !== 'EBUSY' && errno !== 'ENOTEMPTY') || Date.now() >= deadline) {
         if (errno === 'EBUSY' || errno === 'ENOTEMPTY') {

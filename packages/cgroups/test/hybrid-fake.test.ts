@@ -4,6 +4,7 @@
  * to cgroup2), which the real machine cannot show without enabling a
  * controller in the cgroup2 root — a cgroup the tests did not create.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -195,6 +196,10 @@ describe('hybrid routing', () => {
   it('SIGKILL goes through cgroup2 cgroup.kill, then the v1 sweep freezes and thaws', async () => {
     const m = await manager();
     await m.apply();
+    // A real child of ours as the fake cgroup's member: the sweep signals it.
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const gone = new Promise((r) => child.once('exit', r));
+    await io.write(join(v1Root, 'freezer/tsoci/c1/cgroup.procs'), String(child.pid));
     await m.killAll('SIGKILL');
     const rel = io.writes.map((w) => [
       w.path.startsWith(fake.root) ? relative(fake.root, w.path) : relative(v1Root, w.path),
@@ -205,6 +210,37 @@ describe('hybrid routing', () => {
       ['freezer/tsoci/c1/freezer.state', 'FROZEN'],
       ['freezer/tsoci/c1/freezer.state', 'THAWED'],
     ]);
+    await gone;
+    expect(child.signalCode).toBe('SIGKILL');
+  });
+
+  it('joinTargets: the v1 directories (freezer last) to move into, the cgroup2 one to be born in', async () => {
+    const m = await manager();
+    await m.apply();
+    expect(m.joinTargets()).toEqual({
+      selfMove: ['memory', 'pids', 'cpuset', 'freezer'].map((c) => join(v1Root, c, 'tsoci/c1')),
+      cloneInto: join(fake.root, 'tsoci/c1'),
+    });
+    // The fallback where the kernel would not start the process there.
+    await m.addProcess(4242, [join(fake.root, 'tsoci/c1')]);
+    expect(io.writes.at(-1)).toEqual({
+      path: join(fake.root, 'tsoci/c1/cgroup.procs'),
+      value: '4242',
+    });
+  });
+
+  it('an empty cgroup is not frozen: cgroup.kill only', async () => {
+    const m = await manager();
+    await m.apply();
+    const before = io.writes.length;
+    await m.killAll('SIGKILL');
+    const rel = io.writes
+      .slice(before)
+      .map((w) => [
+        w.path.startsWith(fake.root) ? relative(fake.root, w.path) : relative(v1Root, w.path),
+        w.value,
+      ]);
+    expect(rel).toEqual([['tsoci/c1/cgroup.kill', '1']]);
   });
 
   it('paths survive JSON; destroy removes every hierarchy and the parents it created', async () => {
