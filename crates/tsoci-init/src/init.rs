@@ -218,6 +218,11 @@ fn stage0(sync: &Sync, fail_code: &mut i32, first_ppid: i32) -> Result<i32, Fail
         )
     })?;
 
+    // First, before any namespace or credential changes: the container's
+    // cgroups then hold everything the plan does, and a new cgroup
+    // namespace is rooted at them.
+    join_cgroups(sync, &c.plan.join_cgroups)?;
+
     let fifo = match &c.plan.exec_fifo {
         Some(path) => Some(open_fifo(path)?),
         None => None,
@@ -348,6 +353,41 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), Failure> {
     rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| Failure::sys("pipe", e))
 }
 
+/// CGROUP_SUPER_MAGIC: the filesystem of cgroup v1 hierarchies.
+const CGROUP_V1_MAGIC: u64 = 0x0027_e0eb;
+
+/// Moves this process into each v1 cgroup directory by writing `0` to its
+/// `tasks` file. For the calling thread moving itself the kernel skips the
+/// global threadgroup lock that a `cgroup.procs` write (by the runtime)
+/// takes, whose write side waits for an RCU grace period: milliseconds per
+/// create. Only sound because stage 0 is single-threaded (the one thread is
+/// the whole process). The file must be on a cgroup v1 filesystem, so a
+/// wrong path cannot make this a write of "0" anywhere else.
+fn join_cgroups(sync: &Sync, dirs: &[String]) -> Result<(), Failure> {
+    for dir in dirs {
+        let path = format!("{dir}/tasks");
+        let fd = rustix::fs::open(
+            path.as_str(),
+            OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| Failure::sys(format!("joining cgroup {dir}: open {path}"), e))?;
+        let fs = rustix::fs::fstatfs(&fd)
+            .map_err(|e| Failure::sys(format!("joining cgroup {dir}: fstatfs {path}"), e))?;
+        let magic = u64::try_from(fs.f_type).unwrap_or(0);
+        if magic != CGROUP_V1_MAGIC {
+            return Err(Failure::new(
+                format!("joining cgroup {dir}: {path} is not on a cgroup v1 filesystem"),
+                Some("EINVAL"),
+            ));
+        }
+        sys::write_all(fd.as_fd(), b"0")
+            .map_err(|e| Failure::sys(format!("joining cgroup {dir}: write {path}"), e))?;
+        sync.debug(|| format!("joined cgroup {dir}"));
+    }
+    Ok(())
+}
+
 /// The exec fifo is kept as an O_PATH fd: the container reopens it for
 /// writing through /proc/self/fd only at the very end, so no path lookup in
 /// the state dir happens from inside the container.
@@ -400,8 +440,10 @@ fn container(
     if let (true, Some(rootfs)) = (create, &c.plan.rootfs) {
         sync.debug(|| format!("preparing rootfs {}", rootfs.root));
         tsoci_mount::prepare_rootfs(rootfs)?;
-        sync.send(&ToParent::Mounted)?;
-        sync.expect("continue")?;
+        if c.plan.stop_after_mounts {
+            sync.send(&ToParent::Mounted)?;
+            sync.expect("continue")?;
+        }
         tsoci_mount::enter_rootfs(rootfs)?;
     }
     let root = rustix::fs::open(
@@ -488,15 +530,16 @@ fn container(
         misc::set_personality(pers)?;
     }
 
-    if create {
-        sync.send(&ToParent::Created)?;
-    }
     set_pdeathsig(None)?;
     sys::write_all(done_w.as_fd(), b"d")
         .map_err(|e| Failure::sys("signalling stage 0 (done byte)", e))?;
     drop(go_r);
     if create {
         drop(done_w);
+        // After the done byte: stage 0 exits while the parent reads this,
+        // and the parent waits for both. Should this send fail, the parent
+        // sees the channel end without `created` and fails the create.
+        sync.send(&ToParent::Created)?;
         return exec_container(c, &program, &argv, &envp, fifo);
     }
     // Exec mode: the done pipe stays open until execve closes it (close-on-

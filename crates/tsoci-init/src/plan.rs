@@ -44,6 +44,14 @@ pub struct InitPlan {
     pub sysctl: Vec<(String, String)>,
     #[serde(default)]
     pub oom_score_adj: Option<i32>,
+    /// cgroup v1 directories stage 0 moves itself into before anything else.
+    #[serde(default)]
+    pub join_cgroups: Vec<String>,
+    /// Create mode: stop after the mounts (`mounted`, then wait for
+    /// `continue`) so the parent can run its hooks. False when there are
+    /// none: one round trip through the parent less.
+    #[serde(default = "yes")]
+    pub stop_after_mounts: bool,
     /// Exec mode only: stage 0 stays, forwards signals and exits with the
     /// process's status instead of exiting 0 once it started.
     #[serde(default)]
@@ -166,6 +174,10 @@ pub struct Checked {
     pub sysctl: Vec<(String, String)>,
 }
 
+fn yes() -> bool {
+    true
+}
+
 fn bad(field: &str, why: impl std::fmt::Display) -> String {
     format!("invalid init plan: {field}: {why}")
 }
@@ -278,6 +290,13 @@ pub fn check(plan: InitPlan) -> Result<Checked, String> {
                     ));
                 }
             }
+        }
+    }
+    for (i, dir) in plan.join_cgroups.iter().enumerate() {
+        let field = format!("joinCgroups[{i}]");
+        absolute(&field, dir)?;
+        if dir.split('/').any(|c| c == "..") {
+            return Err(bad(&field, format!("{dir:?} contains a `..` component")));
         }
     }
     if let Some(s) = &plan.console_socket {
@@ -491,6 +510,10 @@ mod tests {
             vec![(NamespaceKind::Network, "/run/netns/x".to_owned())]
         );
         assert_eq!(checked.caps.unwrap().bounding, Some(CapMask(0b11)));
+        assert_eq!(
+            checked.plan.join_cgroups,
+            vec!["/sys/fs/cgroup/pids/mycontainer".to_owned()]
+        );
         let rootfs = checked.plan.rootfs.as_ref().unwrap();
         assert_eq!(rootfs.mounts.len(), 1);
         assert_eq!(rootfs.mounts[0].destination, "/proc");
@@ -536,6 +559,16 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(ok.rlimits, vec![(7, 1, u64::MAX)]);
+    }
+
+    #[test]
+    fn join_cgroups_are_absolute_without_dot_dot() {
+        let with = |dirs: &str| minimal("").replace(r#""process""#, &format!(r#""joinCgroups":{dirs},"process""#));
+        assert!(parse(&with(r#"["/sys/fs/cgroup/pids/c1"]"#)).is_ok());
+        let e = parse(&with(r#"["sys/fs/cgroup/pids/c1"]"#)).unwrap_err();
+        assert!(e.contains("joinCgroups[0]"), "{e}");
+        let e = parse(&with(r#"["/sys/fs/cgroup/pids/c1","/sys/fs/cgroup/../../etc"]"#)).unwrap_err();
+        assert!(e.contains("joinCgroups[1]") && e.contains("`..`"), "{e}");
     }
 
     #[test]
