@@ -760,6 +760,152 @@ pub fn exit_watch_cancel(token: u32) -> Result<bool> {
     Ok(true)
 }
 
+/// Sends `signal` to a watched process through its pidfd. False if the
+/// watch already fired (the process was reaped: nothing is signalled) or
+/// never existed. A pidfd names one process for good, so a recycled pid is
+/// never hit.
+#[napi]
+pub fn exit_watch_kill(token: u32, signal: i32) -> Result<bool> {
+    if !(1..=64).contains(&signal) {
+        return Err(einval(format!("signal {signal}: expected 1 to 64")));
+    }
+    let w = exit_watcher()?;
+    let watched = locked(&w.watched);
+    let Some(target) = watched.get(&token) else { return Ok(false) };
+    // SAFETY: integer arguments only: a pidfd owned by the map (kept alive by
+    // the lock guard), a checked signal number, no siginfo, no flags.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            target.pidfd.as_raw_fd(),
+            signal,
+            std::ptr::null::<libc::siginfo_t>(),
+            0u32,
+        )
+    };
+    if rc != 0 {
+        let errno = last_errno();
+        // Exited, not yet reported: the report is on its way.
+        if errno == libc::ESRCH {
+            return Ok(false);
+        }
+        return Err(errno_error(errno, &format!("signalling process {}", target.pid)));
+    }
+    Ok(true)
+}
+
+// ------------------------------------------------------------ spawning inits
+//
+// tsoci-init started with clone3(CLONE_VM | CLONE_VFORK) instead of libuv's
+// fork (see tsoci_state::spawn): the cost no longer grows with the Node
+// heap, the init can be born in its cgroup2 directory, and its pidfd goes
+// straight into the exit watcher, which reaps it.
+
+/// What `spawnInit` starts.
+#[napi(object)]
+pub struct SpawnInitOptions {
+    /// The executable: the sealed copy's `/proc/<pid>/fd/<n>`, or a file.
+    pub path: String,
+    pub argv0: String,
+    /// The init's whole environment, `KEY=value` entries.
+    pub env: Vec<String>,
+    /// The init's fds from 0 on: an fd of this process (passed as it is), or
+    /// -1 for /dev/null. The sync socket follows, at fd `fds.length`.
+    pub fds: Vec<i32>,
+    /// A cgroup2 directory to start it in (CLONE_INTO_CGROUP).
+    pub cgroup: Option<String>,
+}
+
+/// A started init, watched: its `ExitEvent` (with `token`) reaps it.
+#[napi(object)]
+pub struct SpawnedInit {
+    pub pid: u32,
+    /// This process's end of the sync socket (SOCK_STREAM, close-on-exec).
+    pub sync_fd: i32,
+    pub token: u32,
+    /// False when the kernel refused to start it in `cgroup`: the caller
+    /// moves it there itself.
+    pub in_cgroup: bool,
+}
+
+/// Starts tsoci-init (see above). `ENOSYS` where this build cannot (then use
+/// node:child_process); the errno of a failed exec otherwise.
+#[napi]
+pub fn spawn_init(opts: SpawnInitOptions) -> Result<SpawnedInit> {
+    use rustix::fs::{Mode, OFlags};
+    use rustix::net::{AddressFamily, SocketFlags, SocketType};
+    use tsoci_state::FdSource;
+
+    let w = exit_watcher()?;
+    let (ours, theirs) =
+        rustix::net::socketpair(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None)
+            .map_err(|e| errno_error(e.raw_os_error(), "socketpair for the init's sync socket"))?;
+    let cgroup = match &opts.cgroup {
+        Some(dir) => Some(
+            rustix::fs::open(dir.as_str(), OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+                .map_err(|e| errno_error(e.raw_os_error(), &format!("opening cgroup {dir}")))?,
+        ),
+        None => None,
+    };
+    let mut fds: Vec<FdSource> =
+        opts.fds.iter().map(|&fd| if fd < 0 { FdSource::Null } else { FdSource::Fd(fd) }).collect();
+    fds.push(FdSource::Fd(theirs.as_raw_fd()));
+    let argv = [opts.argv0];
+    let spawned = tsoci_state::spawn(&tsoci_state::SpawnRequest {
+        path: &opts.path,
+        argv: &argv,
+        env: &opts.env,
+        fds: &fds,
+        cgroup: cgroup.as_ref().map(std::os::fd::AsFd::as_fd),
+    })
+    .map_err(state_err)?;
+    drop(theirs);
+    let tsoci_state::Spawned { pid, pidfd, in_cgroup } = spawned;
+    // No start time here: /proc/<pid>/stat blocks until the child's execve
+    // is through, and reading it now would hand the CPU back and forth with
+    // the child (woken parent preempts it, then waits for it). The watch
+    // needs none for a child of ours (waitid reaps it).
+    let raw = pidfd.as_raw_fd();
+    let token = next_token(&w);
+    locked(&w.watched).insert(token, Watched { pidfd, pid, start_time: 0 });
+    if let Err(errno) = epoll_ctl(w.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, raw, token) {
+        if let Some(watched) = locked(&w.watched).remove(&token) {
+            // Not watched, so nobody would reap it: end it here.
+            // SAFETY: integer arguments only, a pidfd we own, SIGKILL.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    watched.pidfd.as_raw_fd(),
+                    libc::SIGKILL,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0u32,
+                )
+            };
+            let _ = reap_child_blocking(watched.pidfd.as_raw_fd());
+        }
+        return Err(errno_error(errno, &format!("watching init {pid}")));
+    }
+    Ok(SpawnedInit { pid, sync_fd: ours.into_raw_fd(), token, in_cgroup })
+}
+
+/// waitid(P_PIDFD, WEXITED) without WNOHANG.
+fn reap_child_blocking(pidfd: RawFd) -> std::result::Result<(), i32> {
+    let id = libc::id_t::try_from(pidfd).map_err(|_| libc::EBADF)?;
+    loop {
+        // SAFETY: siginfo_t is plain data; all-zero is valid.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `info` is a writable siginfo_t; `id` is a pidfd we own.
+        let rc = unsafe { libc::waitid(libc::P_PIDFD, id, &mut info, libc::WEXITED) };
+        if rc == 0 {
+            return Ok(());
+        }
+        let errno = last_errno();
+        if errno != libc::EINTR {
+            return Err(errno);
+        }
+    }
+}
+
 // ------------------------------------------------------- cgroup OOM watching
 //
 // No polling: the kernel says when a memory cgroup hits OOM.

@@ -97,6 +97,14 @@ export declare function exitWatchCancel(token: number): boolean
  */
 export declare function exitWatchInit(callback: (event: ExitEvent) => void): void
 
+/**
+ * Sends `signal` to a watched process through its pidfd. False if the
+ * watch already fired (the process was reaped: nothing is signalled) or
+ * never existed. A pidfd names one process for good, so a recycled pid is
+ * never hit.
+ */
+export declare function exitWatchKill(token: number, signal: number): boolean
+
 /** TIOCGWINSZ on a terminal fd. `ENOTTY` if `fd` is not a terminal. */
 export declare function getWindowSize(fd: number): WindowSize
 
@@ -254,6 +262,41 @@ export declare function setWindowSize(fd: number, columns: number, rows: number)
  * `startTime`. `ESRCH` if it is gone or the pid was reused.
  */
 export declare function signalProcess(pid: number, startTime: number, signal: number): void
+
+/** A started init, watched: its `ExitEvent` (with `token`) reaps it. */
+export interface SpawnedInit {
+  pid: number
+  /** This process's end of the sync socket (SOCK_STREAM, close-on-exec). */
+  syncFd: number
+  token: number
+  /**
+   * False when the kernel refused to start it in `cgroup`: the caller
+   * moves it there itself.
+   */
+  inCgroup: boolean
+}
+
+/**
+ * Starts tsoci-init (see above). `ENOSYS` where this build cannot (then use
+ * node:child_process); the errno of a failed exec otherwise.
+ */
+export declare function spawnInit(opts: SpawnInitOptions): SpawnedInit
+
+/** What `spawnInit` starts. */
+export interface SpawnInitOptions {
+  /** The executable: the sealed copy's `/proc/<pid>/fd/<n>`, or a file. */
+  path: string
+  argv0: string
+  /** The init's whole environment, `KEY=value` entries. */
+  env: Array<string>
+  /**
+   * The init's fds from 0 on: an fd of this process (passed as it is), or
+   * -1 for /dev/null. The sync socket follows, at fd `fds.length`.
+   */
+  fds: Array<number>
+  /** A cgroup2 directory to start it in (CLONE_INTO_CGROUP). */
+  cgroup?: string
+}
 
 /** Throws `EINVAL: invalid container id …` unless `id` is a valid container id. */
 export declare function validateId(id: string): void

@@ -57,6 +57,27 @@ function addWatch(pid: number, startTime: number): number | undefined {
   }
 }
 
+/** Points the addon's exit reports at `waiting` (once per process). */
+export function routeExits(): void {
+  if (routed) return;
+  native.exitWatchInit((report) => {
+    const resolve = waiting.get(report.token);
+    waiting.delete(report.token);
+    resolve?.(report);
+  });
+  routed = true;
+}
+
+/**
+ * The report of a watch the addon started itself (an init from
+ * `spawnInit`); {@link routeExits} must have run before that watch began.
+ */
+export function watchedExit(token: number): Promise<native.ExitReport> {
+  return new Promise((resolve) => {
+    waiting.set(token, resolve);
+  });
+}
+
 /**
  * Resolves when `pid` (started at `startTime`) exits; an exited child of this
  * process is reaped on the way. The watch itself does not keep the event loop
@@ -64,14 +85,7 @@ function addWatch(pid: number, startTime: number): number | undefined {
  * at once with an unknown status.
  */
 export function watchExit(pid: number, startTime: number): ExitWatch {
-  if (!routed) {
-    native.exitWatchInit((report) => {
-      const resolve = waiting.get(report.token);
-      waiting.delete(report.token);
-      resolve?.(report);
-    });
-    routed = true;
-  }
+  routeExits();
   let token = addWatch(pid, startTime);
   if (token === undefined) {
     return {

@@ -1,6 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { ContainerError } from './errors.js';
+import { holdEventLoop, routeExits, watchedExit } from './exits.js';
+import * as native from './native.js';
+import { parseSignal, signalName } from './signals.js';
 
 /** Messages tsoci-init sends (crates/tsoci-init/PROTOCOL.md). */
 export type InitMessage =
@@ -64,6 +67,131 @@ export interface SpawnInitOptions {
   preserveFds: number;
   logLevel: 'debug' | 'info';
   id: string;
+  /**
+   * A cgroup2 directory for the init to be born in. Check
+   * {@link InitChannel.inCgroup}: where that cannot be done the init starts
+   * in this process's cgroup and the caller moves it.
+   */
+  cgroup?: string;
+}
+
+export interface InitExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+// Cleared after the first ENOSYS: this build has no clone3 entry for the
+// architecture, so node:child_process spawns the init.
+let nativeSpawn = true;
+
+/** @internal Tests: spawn inits with node:child_process (the fallback) or the addon. */
+export function setNativeSpawn(enabled: boolean): void {
+  nativeSpawn = enabled;
+}
+
+/** The init's fds for the spawn: stdio, then the preserved fds as they are. */
+function initFds(opts: SpawnInitOptions): (StdioEntry | 'pipe')[] {
+  const stdio: (StdioEntry | 'pipe')[] = opts.stdio.slice(0, 3);
+  for (let fd = 3; fd < 3 + opts.preserveFds; fd++) stdio.push(fd);
+  return stdio;
+}
+
+function initEnv(syncFd: number, opts: SpawnInitOptions): Record<string, string> {
+  const env: Record<string, string> = { _TSOCI_SYNC_FD: String(syncFd) };
+  if (opts.logLevel === 'debug') env._TSOCI_LOG_LEVEL = 'debug';
+  return env;
+}
+
+/** How a started init is reached: its pid, its end, its exit. */
+interface Started {
+  pid: number;
+  sock: Socket;
+  exited: Promise<InitExit>;
+  kill: (signal: NodeJS.Signals) => void;
+  inCgroup: boolean;
+  /** Where a spawn failure that node:child_process reports later goes. */
+  onError?: (listener: (err: Error) => void) => void;
+}
+
+/**
+ * tsoci-init through the runtime addon (clone3 with CLONE_VM|CLONE_VFORK:
+ * no copy of this process, born in its cgroup2 directory). Null where the
+ * addon cannot do it here.
+ */
+function startNative(opts: SpawnInitOptions): Started | null {
+  const fds = initFds(opts).map((e, i) =>
+    e === 'ignore' ? -1 : e === 'inherit' ? i : (e as number),
+  );
+  const env = Object.entries(initEnv(fds.length, opts)).map(([k, v]) => `${k}=${v}`);
+  routeExits();
+  let s: native.SpawnedInit;
+  try {
+    s = native.spawnInit({
+      path: opts.initPath,
+      argv0: 'tsoci-init',
+      env,
+      fds,
+      ...(opts.cgroup === undefined ? {} : { cgroup: opts.cgroup }),
+    });
+  } catch (err) {
+    if (err instanceof native.NativeRuntimeError && err.errno === 'ENOSYS') {
+      nativeSpawn = false;
+      return null;
+    }
+    throw new ContainerError(
+      ContainerError.INIT_FAILED,
+      `cannot start tsoci-init (${opts.initPath}): ${(err as Error).message}`,
+      { id: opts.id, cause: err },
+    );
+  }
+  // The report comes from the addon's watcher thread, whose callback does
+  // not keep the event loop alive: hold it until the init is reaped, as the
+  // child process handle of node:child_process would.
+  const release = holdEventLoop();
+  const exited = watchedExit(s.token).then((r): InitExit => {
+    release();
+    return {
+      code: r.exitCode,
+      signal: r.signal === null ? null : (signalName(r.signal) as NodeJS.Signals),
+    };
+  });
+  return {
+    pid: s.pid,
+    sock: new Socket({ fd: s.syncFd, readable: true, writable: true }),
+    exited,
+    kill: (signal) => {
+      native.exitWatchKill(s.token, parseSignal(signal));
+    },
+    inCgroup: s.inCgroup,
+  };
+}
+
+/** tsoci-init through node:child_process (libuv forks this process). */
+function startWithNode(opts: SpawnInitOptions): Started {
+  const stdio = initFds(opts);
+  const syncFd = stdio.length;
+  // libuv creates 'pipe' stdio as a socketpair: a bidirectional stream socket.
+  stdio.push('pipe');
+  const child: ChildProcess = spawn(opts.initPath, [], {
+    stdio,
+    env: initEnv(syncFd, opts),
+    argv0: 'tsoci-init',
+  });
+  const exited = new Promise<InitExit>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  const sock = child.stdio[syncFd] as Socket | null;
+  if (!sock) throw new Error('spawn did not create the sync socket');
+  return {
+    pid: child.pid ?? 0,
+    sock,
+    exited,
+    kill: (signal) => {
+      child.kill(signal);
+    },
+    inCgroup: false,
+    onError: (listener) => child.once('error', listener),
+  };
 }
 
 /**
@@ -71,7 +199,6 @@ export interface SpawnInitOptions {
  * the process: if it exits, the pending wait fails instead of hanging.
  */
 export class InitChannel {
-  readonly child: ChildProcess;
   private readonly sock: Socket;
   private readonly decoder = new FrameDecoder();
   private readonly queue: InitMessage[] = [];
@@ -80,23 +207,15 @@ export class InitChannel {
     | undefined;
   private failure: Error | undefined;
   private ended = false;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private readonly started: Started;
+  readonly exited: Promise<InitExit>;
 
   constructor(opts: SpawnInitOptions) {
-    const stdio: (StdioEntry | 'pipe')[] = opts.stdio.slice(0, 3);
-    for (let fd = 3; fd < 3 + opts.preserveFds; fd++) stdio.push(fd);
-    const syncFd = stdio.length;
-    // libuv creates 'pipe' stdio as a socketpair: a bidirectional stream socket.
-    stdio.push('pipe');
-    const env: NodeJS.ProcessEnv = { _TSOCI_SYNC_FD: String(syncFd) };
-    if (opts.logLevel === 'debug') env._TSOCI_LOG_LEVEL = 'debug';
-    this.child = spawn(opts.initPath, [], { stdio, env, argv0: 'tsoci-init' });
-    this.exited = new Promise((resolve) => {
-      this.child.once('exit', (code, signal) => resolve({ code, signal }));
-    });
-    this.child.once('error', (err) => this.fail(err));
-    const sock = this.child.stdio[syncFd] as Socket | null;
-    if (!sock) throw new Error('spawn did not create the sync socket');
+    const started = (nativeSpawn ? startNative(opts) : null) ?? startWithNode(opts);
+    this.started = started;
+    this.exited = started.exited;
+    started.onError?.((err) => this.fail(err));
+    const sock = started.sock;
     this.sock = sock;
     sock.on('data', (chunk: Buffer) => {
       try {
@@ -110,8 +229,18 @@ export class InitChannel {
     sock.on('error', (err) => this.fail(err));
   }
 
+  /** Whether the init was born in `SpawnInitOptions.cgroup`. */
+  get inCgroup(): boolean {
+    return this.started.inCgroup;
+  }
+
+  /** Signals the init, unless it has exited already. */
+  kill(signal: NodeJS.Signals): void {
+    this.started.kill(signal);
+  }
+
   get pid(): number {
-    return this.child.pid ?? 0;
+    return this.started.pid;
   }
 
   send(msg: ParentMessage): void {

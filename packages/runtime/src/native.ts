@@ -622,6 +622,47 @@ export function exitWatchCancel(token: number): boolean {
   return call({}, () => native().exitWatchCancel(token));
 }
 
+/**
+ * Signals a watched process through its pidfd. False once its exit was
+ * seen (nothing is signalled then, not even a process that reuses the pid).
+ */
+export function exitWatchKill(token: number, signal: number): boolean {
+  return call({}, () => native().exitWatchKill(token, signal));
+}
+
+/** A tsoci-init started by {@link spawnInit}. */
+export interface SpawnedInit {
+  pid: number;
+  /** This side of the sync socket; the init's is its fd `fds.length`. */
+  syncFd: number;
+  /** The exit watch token: its report reaps the init. */
+  token: number;
+  /** False when the kernel would not start it in the cgroup asked for. */
+  inCgroup: boolean;
+}
+
+/**
+ * Starts tsoci-init with clone3(CLONE_VM|CLONE_VFORK) (tsoci-state's
+ * spawn): no copy of this process, whatever its heap; born in `cgroup` (a
+ * cgroup2 directory) when given; watched from the start (call
+ * {@link exitWatchInit} first). `fds[i]` becomes the init's fd i (-1:
+ * /dev/null); nothing else is inherited. The error's `errno` is `ENOSYS`
+ * where this build cannot spawn this way.
+ */
+export function spawnInit(opts: {
+  path: string;
+  argv0: string;
+  env: string[];
+  fds: number[];
+  cgroup?: string;
+}): SpawnedInit {
+  checkString(opts.path, 'init path');
+  for (const fd of opts.fds) {
+    if (fd !== -1) checkFd(fd, 'init fd');
+  }
+  return call({}, () => native().spawnInit(opts));
+}
+
 /** A new pipe `[readFd, writeFd]`, both CLOEXEC. */
 export function makePipe(): [number, number] {
   const [r, w] = call({}, () => native().makePipe());

@@ -53,6 +53,17 @@ export interface InitPlan {
   domainname: string | null;
   sysctl: [string, string][];
   oomScoreAdj: number | null;
+  /**
+   * cgroup v1 directories stage 0 moves itself into (writing `0` to their
+   * `tasks`) before anything else; set by the runtime after the planner.
+   */
+  joinCgroups?: string[];
+  /**
+   * create mode: the container stops after its mounts (`mounted`, waits for
+   * `continue`) so the parent can run the prestart, createRuntime and
+   * createContainer hooks. Absent means true.
+   */
+  stopAfterMounts?: boolean;
   process: ProcessPlan;
 }
 
@@ -252,6 +263,11 @@ function computePlan(config: Config, opts: PlanOptions, issues: Issue[]): InitPl
     domainname: config.domainname || null,
     sysctl,
     oomScoreAdj: proc?.oomScoreAdj ?? null,
+    // The parent runs these three kinds while the container waits after its
+    // mounts; without any, the container need not stop for the parent.
+    stopAfterMounts: (['prestart', 'createRuntime', 'createContainer'] as const).some(
+      (kind) => (config.hooks?.[kind]?.length ?? 0) > 0,
+    ),
     process,
   };
 }

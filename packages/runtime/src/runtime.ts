@@ -214,28 +214,32 @@ export class Runtime {
       lock.writeState(JSON.stringify(state));
       native.mkfifo(fifo, native.EXEC_FIFO_MODE);
       chownToContainerRoot(fifo, config);
+      // The cgroup, limits included, exists before the init: the init is
+      // born in its cgroup2 directory and moves itself into the v1 ones as
+      // the first step of the plan, before any namespace is made, so a new
+      // cgroup namespace is rooted at the container's cgroup. Neither way
+      // takes the kernel's threadgroup lock (see CgroupJoin).
+      await cgroup.apply();
+      // Usually what was recorded; only a cgroup2 side given up on changes it.
+      state.cgroup = cgroup.paths();
+      const join = cgroup.joinTargets();
       channel = new InitChannel({
         initPath: sealedInitPath(this.initPath ?? initBinaryPath()),
         stdio: opts.stdio ?? [0, 1, 2],
         preserveFds: preserve,
         logLevel: this.debug ? 'debug' : 'info',
         id: opts.id,
+        cgroup: join.cloneInto,
       });
       // Record the init before it does anything, so that a create killed at
       // any later moment leaves something `delete --force` can find.
       state.initPid = channel.pid;
       state.initStartTime = startTimeOf(channel.pid);
       lock.writeState(JSON.stringify(state));
-      // In the cgroup before the plan: the init unshares its cgroup namespace
-      // only after this, so the container's cgroup root is its own cgroup.
-      await cgroup.apply(channel.pid);
-      const applied = cgroup.paths();
-      // Usually what was recorded; only a cgroup2 side given up on changes it.
-      if (JSON.stringify(applied) !== JSON.stringify(state.cgroup)) {
-        state.cgroup = applied;
-        lock.writeState(JSON.stringify(state));
+      if (join.cloneInto !== undefined && !channel.inCgroup) {
+        await cgroup.addProcess(channel.pid, [join.cloneInto]);
       }
-      channel.send({ type: 'plan', plan });
+      channel.send({ type: 'plan', plan: { ...plan, joinCgroups: join.selfMove } });
       await this.driveCreate(channel, state, lock, config);
       const exit = await channel.exited;
       if (exit.code !== 0) {
@@ -312,7 +316,7 @@ export class Runtime {
   ): Promise<void> {
     killQuietly(state.pid, state.startTime);
     if (channel) {
-      channel.child.kill('SIGKILL');
+      channel.kill('SIGKILL');
       await channel.exited;
     }
     await waitDead(state.pid, state.startTime);
@@ -657,16 +661,23 @@ export class Runtime {
         wait: opts.detach !== true,
         onWarning: (msg) => this.logFn('debug', msg),
       });
+      const cgroup = await this.cgroupOf(state);
+      // As for create: the process joins the container's cgroup without a
+      // threadgroup-locked move (see CgroupJoin).
+      if (cgroup) await cgroup.apply();
+      const join = cgroup?.joinTargets();
       channel = new InitChannel({
         initPath: sealedInitPath(this.initPath ?? initBinaryPath()),
         stdio: opts.stdio ?? [0, 1, 2],
         preserveFds: opts.preserveFds ?? 0,
         logLevel: this.debug ? 'debug' : 'info',
         id,
+        cgroup: join?.cloneInto,
       });
-      const cgroup = await this.cgroupOf(state);
-      if (cgroup) await cgroup.apply(channel.pid);
-      channel.send({ type: 'plan', plan });
+      if (cgroup && join?.cloneInto !== undefined && !channel.inCgroup) {
+        await cgroup.addProcess(channel.pid, [join.cloneInto]);
+      }
+      channel.send({ type: 'plan', plan: { ...plan, joinCgroups: join?.selfMove ?? [] } });
       for (;;) {
         const m = await channel.next();
         if (m === null) break; // the process exec'd: the sync socket closed on execve
@@ -686,7 +697,7 @@ export class Runtime {
         // is killed.
         const exited = initFailed ? await settlesWithin(channel.exited, 5_000) : false;
         if (!exited) {
-          channel.child.kill('SIGKILL');
+          channel.kill('SIGKILL');
           await channel.exited;
         }
       }
@@ -700,7 +711,7 @@ export class Runtime {
       await init.exited;
       return { pid, exitCode: 0, signal: null };
     }
-    const forward = (sig: NodeJS.Signals) => init.child.kill(sig);
+    const forward = (sig: NodeJS.Signals) => init.kill(sig);
     if (opts.forwardSignals) for (const sig of FORWARDED_SIGNALS) process.on(sig, forward);
     try {
       // Stage 0 waited for the process and exits with its status (128+n if killed).
