@@ -213,7 +213,9 @@ fn run(mode: &str, o: &Opts, fork: bool) -> i32 {
         }
     };
     if !fork {
+        sys::default_sigpipe(true);
         let e = sys::execve(&prog, &argv, &envp);
+        sys::default_sigpipe(false);
         eprintln!("tsoci-init {mode}: exec {:?}: {e}", o.argv[0]);
         return EXEC_FAILED;
     }
@@ -240,7 +242,9 @@ fn run(mode: &str, o: &Opts, fork: bool) -> i32 {
                 std::process::exit(SETUP_FAILED);
             }
             drop(alive_r);
+            sys::default_sigpipe(true);
             let e = sys::execve(&prog, &argv, &envp);
+            sys::default_sigpipe(false);
             eprintln!("tsoci-init {mode}: exec {:?}: {e}", o.argv[0]);
             std::process::exit(EXEC_FAILED);
         }

@@ -575,11 +575,14 @@ fn exec_container(
         drop(w);
         drop(fifo);
     }
+    // Before the filter, which need not allow rt_sigaction.
+    sys::default_sigpipe(true);
     if let (Some((prog, flags)), true) = (&c.seccomp, p.no_new_privileges) {
         // As late as possible: the filter need not allow the setup syscalls.
         seccomp::install_filter(prog, *flags)?;
     }
     let e = sys::execve(program, argv, envp);
+    sys::default_sigpipe(false);
     let f = Failure::sys(format!("exec {:?}", p.args[0]), e);
     if create {
         // `create` has returned by now; the container's stderr is the only reader left.

@@ -82,6 +82,18 @@ pub fn execve(path: &CStr, args: &[CString], env: &[CString]) -> Errno {
     Errno::last()
 }
 
+/// Sets SIGPIPE to its default (`true`) or back to ignored. The Rust
+/// runtime ignores SIGPIPE before `main`, and an ignored signal survives
+/// execve: without this the program we start (the container process, a
+/// hook) would run with SIGPIPE ignored, where runc and crun start it with
+/// every signal at its default (`yes | head` would then spin on EPIPE).
+pub fn default_sigpipe(default: bool) {
+    let action = if default { libc::SIG_DFL } else { libc::SIG_IGN };
+    // SAFETY: signal() with SIG_DFL/SIG_IGN installs no handler code; it
+    // only changes this process's disposition for SIGPIPE.
+    unsafe { libc::signal(libc::SIGPIPE, action) };
+}
+
 /// Marks every fd from `first` up CLOEXEC (close_range with
 /// CLOSE_RANGE_CLOEXEC; a /proc/self/fd walk on kernels before 5.11), so an
 /// fd leaked by whoever started us never reaches the container.

@@ -492,6 +492,21 @@ fn unshare_creates_namespaces_and_passes_the_exit_status() {
 }
 
 #[test]
+fn the_command_starts_with_sigpipe_at_its_default() {
+    require_root!();
+    // The Rust runtime ignores SIGPIPE in tsoci-init; an ignored signal
+    // would survive the execve.
+    let o = Command::new(BIN)
+        .args(["unshare", "--ns", "uts", "--", "/bin/busybox", "grep", "SigIgn", "/proc/self/status"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let text = String::from_utf8_lossy(&o.stdout);
+    let mask = u64::from_str_radix(text.trim().trim_start_matches("SigIgn:").trim(), 16).unwrap();
+    assert_eq!(mask & (1 << (libc::SIGPIPE - 1)), 0, "{text}");
+}
+
+#[test]
 fn binary_runs_sealed() {
     let s = Command::new(BIN).arg("--sealed-check").status().unwrap();
     assert!(

@@ -75,6 +75,18 @@ describe('Runtime lifecycle (root)', () => {
     expect(status).toEqual({ exitCode: 128 + 9, signal: 'SIGKILL' });
   });
 
+  it('the container process starts with every signal at its default (SIGPIPE too)', async () => {
+    // tsoci-init is a Rust program, whose runtime ignores SIGPIPE; an ignored
+    // signal would survive its execve into the container process.
+    const { rt, id, bundle } = setup(['busybox', 'grep', 'SigIgn', '/proc/self/status']);
+    const c = await rt.runContainer({ id, bundle }, { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    for await (const chunk of c.stdout ?? []) out += String(chunk);
+    expect((await c.wait()).exitCode).toBe(0);
+    expect(out.trim()).toBe('SigIgn:\t0000000000000000');
+    await c.delete();
+  });
+
   it('refuses a duplicate id without touching the first container', async () => {
     const { rt, id, bundle } = setup(['sleep', '30']);
     const first = await rt.create({ id, bundle, stdio: ['ignore', 'ignore', 'ignore'] });
