@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { CGROUP_ERROR_CODES, CgroupError, systemdCgroupUnsupported } from './errors.js';
 import type { CgroupManager, CgroupPaths, ManagerCommonOptions } from './manager.js';
@@ -53,6 +54,28 @@ export interface CreateCgroupManagerOptions extends ManagerCommonOptions {
   deviceFilter?: DeviceFilter;
 }
 
+// The last layout detected from this process's own mountinfo, by its text.
+let lastSetup: { root: string | undefined; mountinfo: string; setup: CgroupSetup } | undefined;
+
+/**
+ * The host's layout. Detection reads mountinfo and the cgroup2 root's
+ * controllers (~100 µs); the same mountinfo text gives the same mounts, so
+ * only the read is repeated per container.
+ */
+async function hostSetup(
+  root: string | undefined,
+  mountinfo: string | undefined,
+): Promise<CgroupSetup> {
+  if (mountinfo !== undefined) return getCgroupSetup(root, mountinfo);
+  const text = readFileSync('/proc/self/mountinfo', 'utf8');
+  if (lastSetup !== undefined && lastSetup.root === root && lastSetup.mountinfo === text) {
+    return lastSetup.setup;
+  }
+  const setup = await getCgroupSetup(root, text);
+  lastSetup = { root, mountinfo: text, setup };
+  return setup;
+}
+
 /**
  * Builds the manager for a container: detects the host's cgroup layout and
  * resolves `cgroupsPath` into a directory per hierarchy. Creates nothing
@@ -63,7 +86,7 @@ export async function createCgroupManager(
 ): Promise<CgroupManager> {
   if (options.systemd === true) throw systemdCgroupUnsupported();
   const loc = cgroupLocation(options.cgroupsPath, options.id);
-  const setup = options.setup ?? (await getCgroupSetup(options.root, options.mountinfo));
+  const setup = options.setup ?? (await hostSetup(options.root, options.mountinfo));
   const self = await readProcSelfCgroup(options.procSelfCgroup);
   const common: ManagerCommonOptions = {
     ...(options.resources === undefined ? {} : { resources: options.resources }),
