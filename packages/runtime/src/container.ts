@@ -20,7 +20,7 @@ import * as native from './native.js';
 import { PtyStdio, type Terminal, type TerminalSize, terminalFromFd } from './pty.js';
 import type { CreateOptions, Runtime, StdioFds } from './runtime.js';
 import { parseSignal } from './signals.js';
-import type { OciState } from './state.js';
+import type { OciState, StoredState } from './state.js';
 import { type StdioOption, StdioSetup } from './stdio.js';
 import { ConsoleSocket } from './terminal.js';
 
@@ -337,11 +337,11 @@ export async function createContainer(
   becomeSubreaper();
   let stdio: Stdio | undefined;
   let socket: ConsoleSocket | undefined;
-  let state: OciState;
+  let state: StoredState;
   try {
     if (pty) socket = ConsoleSocket.open();
     else stdio = new StdioSetup(opts.stdio as StdioOption | undefined, 'stdio');
-    state = await rt.create({
+    state = await rt.createStored({
       ...create,
       stdio: stdio instanceof StdioSetup ? stdio.fds : PTY_INIT_STDIO,
       ...(socket ? { consoleSocket: socket.path } : {}),
@@ -363,7 +363,7 @@ export async function createContainer(
   }
   const container = new Container(rt, id, {
     pid: state.pid,
-    startTime: startTimeFromState(rt, id),
+    startTime: state.startTime,
     stdio: stdio ?? null,
     created: true,
   });

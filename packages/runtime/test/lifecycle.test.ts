@@ -32,6 +32,17 @@ async function untilStopped(rt: Runtime, id: string): Promise<void> {
   throw new Error(`${id} did not stop`);
 }
 
+/** The process's argv once it shows `program` (or after 2 s, whatever it is then). */
+async function argvOnceExecd(pid: number, program: string): Promise<string[]> {
+  let argv: string[] = [];
+  for (let i = 0; i < 200; i++) {
+    argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    if (argv.includes(program)) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return argv;
+}
+
 describe('Runtime lifecycle (root)', () => {
   it('create → created, start → running, kill → stopped, delete → gone', async () => {
     const { rt, id, bundle, root } = setup(['sleep', '30']);
@@ -45,7 +56,9 @@ describe('Runtime lifecycle (root)', () => {
     const running = await rt.state(id);
     expect(running.status).toBe('running');
     expect(running.pid).toBe(created.pid);
-    expect(readFileSync(`/proc/${created.pid}/cmdline`, 'utf8').split('\0')).toContain('sleep');
+    // As with runc, start returns once the container process took its exec
+    // fifo byte: its execve may still be under way.
+    expect(await argvOnceExecd(created.pid, 'sleep')).toContain('sleep');
 
     await rt.kill(id, 'KILL');
     await untilStopped(rt, id);
