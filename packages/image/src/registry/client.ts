@@ -85,6 +85,7 @@ export interface RegistryClientOptions {
    * PUT). The registry's `OCI-Chunk-Min-Length` raises it when larger.
    */
   chunkSize?: number;
+  /** The User-Agent header (default `tsoci`). */
   userAgent?: string;
   /** Aborts everything this client does. */
   signal?: AbortSignal;

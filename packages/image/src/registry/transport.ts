@@ -358,7 +358,8 @@ export class Transport {
       try {
         for (let hop = 0; ; hop++) {
           const headers: Record<string, string> = { ...req.headers };
-          if (this.options.userAgent) headers['user-agent'] = this.options.userAgent;
+          // Some registry front ends refuse requests without one (fetch sent "node").
+          headers['user-agent'] = this.options.userAgent ?? 'tsoci';
           authorization = await req.authorization(url);
           if (authorization !== undefined) headers.authorization = authorization;
           opened = undefined;

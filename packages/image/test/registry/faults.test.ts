@@ -356,6 +356,23 @@ describe('connections (node:http)', () => {
     expect(server.requests).toHaveLength(2);
   });
 
+  it('sends a User-Agent, tsoci unless configured, on API and blob requests', async () => {
+    const server = await fake((req, res) => {
+      if (req.url?.includes('/blobs/')) {
+        res.writeHead(200, { 'content-length': BLOB.length });
+        res.end(BLOB);
+      } else manifestResponse(res);
+    });
+    await client(server.host).getManifest(`${server.host}/a:1`);
+    await client(server.host).readBlob(`${server.host}/a`, BLOB_DESC);
+    await client(server.host, { userAgent: 'custom/1' }).readBlob(`${server.host}/a`, BLOB_DESC);
+    expect(server.requests.map((r) => r.headers['user-agent'])).toEqual([
+      'tsoci',
+      'tsoci',
+      'custom/1',
+    ]);
+  });
+
   it('stops a request waiting for its response when aborted', async () => {
     const server = await fake(() => {}); // never answers
     const controller = new AbortController();
