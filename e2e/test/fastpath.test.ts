@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -237,28 +237,24 @@ describe.skipIf(!NATIVE)('native fast path', () => {
 
   it('starts node from the startup snapshot built for it, and from dist/bin.js when told not to', async () => {
     const dist = path.join(path.dirname(path.dirname(rt.target)), 'dist');
-    const blobs = readdirSync(path.join(dist, 'snapshot')).filter((f) => f.endsWith('.blob'));
-    expect(blobs, 'the build leaves one snapshot, for the node that built it').toHaveLength(1);
+    const blobs = readdirSync(path.join(dist, 'snapshot'))
+      .filter((f) => f.endsWith('.blob'))
+      .sort();
+    // Two snapshots for the node that built them: container and image commands.
+    expect(blobs).toHaveLength(2);
+    const [lifecycle, image] = blobs as [string, string];
+    expect(image).toBe(lifecycle.replace(/\.blob$/, '.image.blob'));
     const bundle = (await ctx.bundle({ args: ['true'] })).dir;
     // The node the front end exec's, seen by strace (execve only).
-    const nodeArgv = (env: Record<string, string>): string => {
+    const nodeArgv = (
+      env: Record<string, string>,
+      args = ['validate', '--bundle', bundle],
+    ): string => {
       const log = path.join(ctx.base, `execve-${Object.keys(env).join('-') || 'default'}.log`);
-      execFileSync(
+      // The exit status is the command's (the image case fails on purpose).
+      spawnSync(
         'strace',
-        [
-          '-f',
-          '-qq',
-          '-s',
-          '512',
-          '-e',
-          'trace=execve',
-          '-o',
-          log,
-          rt.target,
-          'validate',
-          '--bundle',
-          bundle,
-        ],
+        ['-f', '-qq', '-s', '512', '-e', 'trace=execve', '-o', log, rt.target, ...args],
         { env: { PATH: process.env.PATH ?? '', ...env }, stdio: 'ignore' },
       );
       const line = readFileSync(log, 'utf8')
@@ -267,8 +263,17 @@ describe.skipIf(!NATIVE)('native fast path', () => {
       expect(line, `no node exec in ${log}`).toBeDefined();
       return line ?? '';
     };
-    const blob = path.join(dist, 'snapshot', blobs[0] ?? '');
+    const blob = path.join(dist, 'snapshot', lifecycle);
     expect(nodeArgv({})).toContain(`"--snapshot-blob", "${blob}", "--", "validate"`);
+    // An image command (one that fails at once, offline: no such layout).
+    const imageArgv = nodeArgv({}, [
+      'bundle',
+      `oci:${path.join(ctx.base, 'no-layout')}:latest`,
+      path.join(ctx.base, 'b'),
+    ]);
+    expect(imageArgv).toContain(
+      `"--snapshot-blob", "${path.join(dist, 'snapshot', image)}", "--", "bundle"`,
+    );
     for (const off of [{ TSOCI_SNAPSHOT: '0' }, FORCE_NODE]) {
       const argv = nodeArgv(off);
       expect(argv).not.toContain('--snapshot-blob');

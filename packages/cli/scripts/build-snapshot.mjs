@@ -1,14 +1,16 @@
-// Builds the CLI's V8 startup snapshot, dist/snapshot/<key>.blob, which the
-// native front end starts node from (crates/tsoci-cli/src/handoff.rs).
+// Builds the CLI's V8 startup snapshots, dist/snapshot/<key>.blob (container
+// commands) and <key>.image.blob (image commands), which the native front
+// end starts node from (crates/tsoci-cli/src/handoff.rs).
 //
 // 1. src/snapshot.ts and everything it imports (the workspace packages' dist,
 //    zod, commander) are bundled into one CommonJS file: a snapshot is built
 //    from a single script. `import.meta.url` is replaced, file by file, by
 //    the URL the file has on disk, so the packages still find their native
 //    addons and tsoci-init relative to themselves.
-// 2. `node --snapshot-blob … --build-snapshot` runs it (see snapshot.ts).
-// 3. The blob is named by a key of this node binary and of dist/: the front
-//    end computes the same key and uses the blob only with the node that
+// 2. `node --snapshot-blob … --build-snapshot` runs it, once per blob (see
+//    snapshot.ts).
+// 3. The blobs are named by a key of this node binary and of dist/: the front
+//    end computes the same key and uses a blob only with the node that
 //    built it, from this very directory.
 //
 // TSOCI_SNAPSHOT=0 skips it (the front end then loads dist/bin.js);
@@ -81,18 +83,29 @@ async function main() {
     esbuildPlugins: [importMetaUrl],
   });
   const key = snapshotKey(process.execPath, dist);
-  const tmp = join(work, `${key}.blob`);
-  execFileSync(
-    process.execPath,
-    ['--snapshot-blob', tmp, '--build-snapshot', join(work, 'snapshot.cjs')],
-    // Node warns that some built-ins are "not yet fully verified" in
-    // snapshots; the e2e suite runs every command through the blob.
-    { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, NODE_NO_WARNINGS: '1' } },
-  );
-  renameSync(tmp, join(outDir, `${key}.blob`));
+  // Two blobs of the same bundle, differing in their warm-up (snapshot.ts):
+  // <key>.blob for the container commands, <key>.image.blob for the image
+  // ones. handoff.rs picks one per command line.
+  for (const [kind, name] of [
+    ['lifecycle', `${key}.blob`],
+    ['image', `${key}.image.blob`],
+  ]) {
+    const tmp = join(work, name);
+    execFileSync(
+      process.execPath,
+      ['--snapshot-blob', tmp, '--build-snapshot', join(work, 'snapshot.cjs')],
+      // Node warns that some built-ins are "not yet fully verified" in
+      // snapshots; the e2e suite runs every command through the blob.
+      {
+        stdio: ['ignore', 'inherit', 'inherit'],
+        env: { ...process.env, NODE_NO_WARNINGS: '1', TSOCI_SNAPSHOT_KIND: kind },
+      },
+    );
+    renameSync(tmp, join(outDir, name));
+  }
   rmSync(work, { recursive: true, force: true });
   console.log(
-    `build-snapshot: dist/snapshot/${key}.blob for ${process.execPath} ${process.version}`,
+    `build-snapshot: dist/snapshot/${key}.blob and ${key}.image.blob for ${process.execPath} ${process.version}`,
   );
 }
 

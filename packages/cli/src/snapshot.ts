@@ -15,6 +15,7 @@ import 'node:stream/promises';
 import 'node:timers/promises';
 import 'node:tty';
 import 'node:zlib';
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,20 +27,30 @@ import { main, runAsProgram } from './main.js';
  * Runs `tsoci validate` on the default config: the commander program, the
  * bundle reader, the zod schemas (whose first parse generates their
  * validators) and the plan are what every `create` and `run` goes through.
- * Native addons cannot live in a snapshot, so loading one here is a build
- * error rather than a broken blob.
+ * The image blob (TSOCI_SNAPSHOT_KIND=image) then runs an image import and
+ * bundle, for the image commands; the container commands start from the
+ * blob without them, which is smaller and so deserializes faster. Native
+ * addons cannot live in a snapshot, so loading one here is a build error
+ * rather than a broken blob.
  */
 async function warmUp(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tsoci-snapshot-'));
   const { dlopen } = process;
   const { write } = process.stdout;
+  const { write: writeErr } = process.stderr;
   let printed = '';
   process.dlopen = () => {
     throw new Error('a native addon was loaded while building the startup snapshot');
   };
-  process.stdout.write = (chunk: string | Uint8Array) => {
+  process.stdout.write = process.stderr.write = (chunk: string | Uint8Array) => {
     printed += String(chunk);
     return true;
+  };
+  const warmUpCommand = async (args: string[]) => {
+    const code = await main(args);
+    if (code !== 0) {
+      throw new Error(`the snapshot warm-up (tsoci ${args.join(' ')}) exited ${code}:\n${printed}`);
+    }
   };
   try {
     mkdirSync(join(dir, 'rootfs'));
@@ -47,15 +58,96 @@ async function warmUp(): Promise<void> {
     // What engines send: no terminal (a terminal needs a console socket).
     if (config.process) config.process.terminal = false;
     writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
-    const code = await main(['validate', '--bundle', dir]);
-    if (code !== 0) {
-      throw new Error(`the snapshot warm-up (tsoci validate) exited ${code}:\n${printed}`);
-    }
+    await warmUpCommand(['validate', '--bundle', dir]);
+    if (process.env.TSOCI_SNAPSHOT_KIND !== 'image') return;
+    // The image commands: an OCI layout read, verified, imported into a
+    // store and unpacked into a bundle compiles the reference parser, the
+    // image-spec schemas, the store, the tar reader and the config conversion.
+    writeLayout(join(dir, 'layout'));
+    const store = join(dir, 'store');
+    await warmUpCommand([
+      'image',
+      '--store',
+      store,
+      'import',
+      '-q',
+      `oci:${join(dir, 'layout')}:warm`,
+      'warm:1',
+    ]);
+    await warmUpCommand(['bundle', '-q', '--store', store, 'warm:1', join(dir, 'bundle')]);
   } finally {
+    process.stderr.write = writeErr;
     process.stdout.write = write;
     process.dlopen = dlopen;
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A one-layer OCI image layout (tag `warm`): an uncompressed tar holding /etc/passwd. */
+function writeLayout(layout: string): void {
+  const blobs = join(layout, 'blobs', 'sha256');
+  mkdirSync(blobs, { recursive: true });
+  const put = (bytes: Buffer, mediaType: string) => {
+    const digest = createHash('sha256').update(bytes).digest('hex');
+    writeFileSync(join(blobs, digest), bytes);
+    return { mediaType, digest: `sha256:${digest}`, size: bytes.length };
+  };
+  const layer = tarOfOneFile('etc/passwd', 'root:x:0:0:root:/root:/bin/sh\n');
+  const diffId = `sha256:${createHash('sha256').update(layer).digest('hex')}`;
+  const config = put(
+    Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        config: { Cmd: ['/bin/sh'], Env: ['PATH=/bin'], User: 'root' },
+        rootfs: { type: 'layers', diff_ids: [diffId] },
+      }),
+    ),
+    'application/vnd.oci.image.config.v1+json',
+  );
+  const manifest = put(
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config,
+        layers: [put(layer, 'application/vnd.oci.image.layer.v1.tar')],
+      }),
+    ),
+    'application/vnd.oci.image.manifest.v1+json',
+  );
+  writeFileSync(join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  writeFileSync(
+    join(layout, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'warm' } }],
+    }),
+  );
+}
+
+/** A ustar archive of one regular file, with its two end-of-archive blocks. */
+function tarOfOneFile(name: string, text: string): Buffer {
+  const body = Buffer.from(text);
+  const header = Buffer.alloc(512);
+  const field = (offset: number, length: number, value: string) =>
+    header.write(value, offset, length, 'ascii');
+  const octal = (offset: number, length: number, n: number) =>
+    field(offset, length, `${n.toString(8).padStart(length - 1, '0')}\0`);
+  field(0, 100, name);
+  octal(100, 8, 0o644);
+  octal(108, 8, 0);
+  octal(116, 8, 0);
+  octal(124, 12, body.length);
+  octal(136, 12, 0);
+  field(148, 8, '        ');
+  field(156, 1, '0');
+  field(257, 8, 'ustar\x0000');
+  let sum = 0;
+  for (const b of header) sum += b;
+  field(148, 8, `${sum.toString(8).padStart(6, '0')}\0 `);
+  const padding = Buffer.alloc((512 - (body.length % 512)) % 512);
+  return Buffer.concat([header, body, padding, Buffer.alloc(1024)]);
 }
 
 if (!startupSnapshot.isBuildingSnapshot()) {

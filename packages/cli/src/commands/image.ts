@@ -49,7 +49,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { pipeline, type Readable, Transform } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
+import { setFlagsFromString, startupSnapshot } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import {
   type Bundle,
@@ -97,7 +97,9 @@ export class ImageCommandError extends TsociError {
  */
 function exposeCollector(): void {
   const g = globalThis as { gc?: unknown };
-  if (typeof g.gc === 'function') return;
+  // A start-up snapshot holds one context and no flag changes; the
+  // deserialized process exposes the collector when it runs an image command.
+  if (typeof g.gc === 'function' || startupSnapshot.isBuildingSnapshot()) return;
   try {
     setFlagsFromString('--expose-gc');
     g.gc = runInNewContext('gc');
