@@ -430,8 +430,10 @@ class WireConnection {
     if (this.#done) return;
     try {
       if (this.#framing === undefined) this.#readHead(bytes);
-      else if (this.#receiver === undefined) this.#pending.push(Buffer.from(bytes));
-      else this.#feed(bytes);
+      // Bytes behind undelivered ones wait their turn.
+      else if (this.#receiver === undefined || this.#pending.length > 0) {
+        this.#pending.push(Buffer.from(bytes));
+      } else this.#feed(bytes);
     } catch (error) {
       this.#fail(error as Error);
     }
@@ -478,29 +480,34 @@ class WireConnection {
     if (this.#receiver !== undefined) throw new Error('the body has a receiver already');
     this.#receiver = receiver;
     this.#socket.ref();
-    const control: BodyControl = {
-      pause: () => this.#socket.pause(),
-      resume: () => {
-        if (!this.#done) this.#socket.resume();
-      },
-      abort: (error) => this.#fail(error),
-    };
-    // Deliver (and fail) from a fresh tick: callers finish setting up first.
-    queueMicrotask(() => {
+    let paused = false;
+    // Bytes that came early go first, then the socket is read; a pause holds both.
+    const drain = (): void => {
       try {
-        const pending = this.#pending;
-        this.#pending = [];
-        for (const bytes of pending) {
-          if (this.#done) return;
-          this.#feed(bytes);
+        while (this.#pending.length > 0 && !paused && !this.#done) {
+          this.#feed(this.#pending.shift() as Buffer);
         }
+        if (this.#done || paused || this.#pending.length > 0) return;
         if (this.#error !== undefined) this.#deliverError(this.#error);
         else if (this.#eof) this.#onEof();
-        else if (!this.#done) this.#socket.resume();
+        else this.#socket.resume();
       } catch (error) {
         this.#fail(error as Error);
       }
-    });
+    };
+    const control: BodyControl = {
+      pause: () => {
+        paused = true;
+        this.#socket.pause();
+      },
+      resume: () => {
+        paused = false;
+        if (!this.#done) drain();
+      },
+      abort: (error) => this.#fail(error),
+    };
+    // From a fresh tick: the caller finishes setting up (and may pause) first.
+    queueMicrotask(drain);
     return control;
   }
 

@@ -188,6 +188,74 @@ describe('wire: framing', () => {
   });
 });
 
+describe('wire: flow control', () => {
+  const BIG = Buffer.alloc(4 * 1024 * 1024, 1);
+  /** 4 MiB, sent 64 KiB at a time: a pause lands mid-body. */
+  const bigServer = () =>
+    raw(async (socket) => {
+      socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${BIG.length}\r\n\r\n`);
+      await dribble(socket, BIG, 64 * 1024);
+      socket.end();
+    });
+
+  /** Receives with a receiver that can be paused, counting what arrives while it is. */
+  function pausable(response: WireResponse) {
+    const memory = Buffer.alloc(64 * 1024);
+    let received = 0;
+    let whilePaused = 0;
+    let isPaused = false;
+    let settle: { resolve: () => void; reject: (e: Error) => void } | undefined;
+    const done = new Promise<void>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    const control = response.receive({
+      target: () => memory,
+      data: (segment) => {
+        received += segment.length;
+        if (isPaused) whilePaused += segment.length;
+      },
+      end: () => settle?.resolve(),
+      error: (e) => settle?.reject(e),
+    });
+    return {
+      pause: () => {
+        isPaused = true;
+        control.pause();
+      },
+      resume: () => {
+        isPaused = false;
+        control.resume();
+      },
+      state: () => ({ received, whilePaused }),
+      done,
+    };
+  }
+
+  it('delivers nothing while paused, from before the first byte on', async () => {
+    const server = await bigServer();
+    const r = pausable(await get(server.url));
+    r.pause(); // before any delivery
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(r.state()).toEqual({ received: 0, whilePaused: 0 });
+    r.resume();
+    await r.done;
+    expect(r.state().received).toBe(BIG.length);
+  });
+
+  it('stops delivering when paused mid-body and goes on when resumed', async () => {
+    const server = await bigServer();
+    const r = pausable(await get(server.url));
+    while (r.state().received === 0) await tick();
+    r.pause();
+    const at = r.state().received;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(r.state()).toEqual({ received: at, whilePaused: 0 });
+    r.resume();
+    await r.done;
+    expect(r.state().received).toBe(BIG.length);
+  });
+});
+
 describe('wire: failures', () => {
   it('fails a body that ends before its Content-Length, saying how far it got', async () => {
     const server = await raw(async (socket) => {
