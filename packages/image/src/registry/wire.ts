@@ -83,6 +83,8 @@ interface Framing {
   feed(bytes: Uint8Array, emit: (segment: Uint8Array) => void): boolean;
   /** The connection ended: true if that completes the body. */
   eof(): boolean;
+  /** The body is complete without any further byte (an empty one). */
+  finished(): boolean;
   /** What was received, for messages. */
   describe(): string;
 }
@@ -108,6 +110,10 @@ class LengthFraming implements Framing {
     return this.#left === 0;
   }
 
+  finished(): boolean {
+    return this.#left === 0;
+  }
+
   describe(): string {
     return `${this.#total - this.#left} of ${this.#total} bytes (Content-Length)`;
   }
@@ -124,6 +130,10 @@ class CloseFraming implements Framing {
 
   eof(): boolean {
     return true;
+  }
+
+  finished(): boolean {
+    return false;
   }
 
   describe(): string {
@@ -235,6 +245,10 @@ class ChunkedFraming implements Framing {
   }
 
   eof(): boolean {
+    return this.#state === DONE;
+  }
+
+  finished(): boolean {
     return this.#state === DONE;
   }
 
@@ -488,7 +502,11 @@ class WireConnection {
           this.#feed(this.#pending.shift() as Buffer);
         }
         if (this.#done || paused || this.#pending.length > 0) return;
-        if (this.#error !== undefined) this.#deliverError(this.#error);
+        if ((this.#framing as Framing).finished()) {
+          // An empty body: nothing to wait for.
+          this.#finish();
+          receiver.end();
+        } else if (this.#error !== undefined) this.#deliverError(this.#error);
         else if (this.#eof) this.#onEof();
         else this.#socket.resume();
       } catch (error) {

@@ -151,6 +151,13 @@ describe('wire: framing', () => {
     expect(body.equals(BODY)).toBe(true);
   });
 
+  it('ends an empty body at once, whether or not the server closes the connection', async () => {
+    const server = await raw((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'); // and stays open
+    });
+    expect((await collect(await get(server.url))).body.length).toBe(0);
+  });
+
   it('skips interim 1xx responses', async () => {
     const server = await raw((socket) =>
       dribble(
