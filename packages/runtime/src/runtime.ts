@@ -249,6 +249,10 @@ export class Runtime {
       }
       channel.send({ type: 'plan', plan: { ...plan, joinCgroups: join.selfMove } });
       await this.driveCreate(channel, state, lock, config);
+      // Recorded while stage 0 exits (its exit is awaited next): a stage 0
+      // that fails still fails the create, which then removes the state.
+      state.status = 'created';
+      lock.writeState(JSON.stringify(state));
       const exit = await channel.exited;
       if (exit.code !== 0) {
         throw new ContainerError(
@@ -257,8 +261,6 @@ export class Runtime {
           { id: opts.id },
         );
       }
-      state.status = 'created';
-      lock.writeState(JSON.stringify(state));
       if (opts.pidFile) await writePidFile(opts.pidFile, state.pid);
       return state;
     } catch (err) {
