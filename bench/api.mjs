@@ -4,7 +4,7 @@
 // Plain .mjs with no dependencies; run as root after `pnpm build`. Prints,
 // never asserts (DESIGN.md: no timed assertions).
 //
-//   sudo node bench/api.mjs [--iterations N] [--count N] [--parallel N] [--crun PATH]
+//   sudo node bench/api.mjs [--iterations N] [--count N] [--parallel N] [--chunk N] [--crun PATH]
 //
 // crun: `create --pid-file`, `start`, poll /proc/<pid>/stat every 1 ms until
 // the process is a zombie or gone (what bench/lifecycle.mjs does: a CLI caller
@@ -16,6 +16,12 @@
 //
 // API: `runtime.runContainer({ id, bundle }, { stdio: 'ignore' })`, `wait()`
 // (pidfd, no polling), `delete()`, in this one Node process: no CLI spawned.
+//
+// Other work on the machine drifts while this runs, so the two sides are
+// measured interleaved: single lifecycles alternate (who goes first too), the
+// wrapper's cost is sampled between them, and the `N sequential` rows run in
+// chunks of `--chunk` lifecycles (default 10), API and crun in turn, each
+// side's chunks summed. The `at a time` row runs API then crun.
 
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -38,16 +44,17 @@ import {
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 function parseArgs(argv) {
-  const o = { iterations: 20, count: 100, parallel: 8, crun: which('crun') };
+  const o = { iterations: 20, count: 100, parallel: 8, chunk: 10, crun: which('crun') };
   for (let i = 0; i < argv.length; i++) {
     const next = () => argv[++i];
     if (argv[i] === '--iterations') o.iterations = Number(next());
     else if (argv[i] === '--count') o.count = Number(next());
     else if (argv[i] === '--parallel') o.parallel = Number(next());
+    else if (argv[i] === '--chunk') o.chunk = Number(next());
     else if (argv[i] === '--crun') o.crun = next();
     else if (argv[i] === '--help' || argv[i] === '-h') {
       console.log(
-        'usage: node bench/api.mjs [--iterations N] [--count N] [--parallel N] [--crun PATH]',
+        'usage: node bench/api.mjs [--iterations N] [--count N] [--parallel N] [--chunk N] [--crun PATH]',
       );
       process.exit(0);
     } else throw new Error(`unknown option ${argv[i]}`);
@@ -152,20 +159,19 @@ async function main() {
     await api.lifecycle(bundle);
     if (crun) await crun.lifecycle(bundle, work);
 
-    let wrapperMs = 0;
-    if (crun && wrap) {
-      const bare = [];
-      const wrapped = [];
-      for (let i = 0; i < 15; i++) {
-        let t0 = process.hrtime.bigint();
-        await run('/bin/true', []);
-        bare.push(ms(t0));
-        t0 = process.hrtime.bigint();
-        await run(UNSHARE, ['-m', 'sh', '-c', HIDE_UNIFIED, '/bin/true']);
-        wrapped.push(ms(t0));
-      }
-      wrapperMs = Math.max(0, median(wrapped) - median(bare));
-    }
+    // The wrapper's cost: wrapped /bin/true minus bare /bin/true, sampled
+    // among the lifecycles so that it sees the same machine they do.
+    const bare = [];
+    const wrapped = [];
+    const sampleWrapper = async () => {
+      if (!crun || !wrap) return;
+      let t0 = process.hrtime.bigint();
+      await run('/bin/true', []);
+      bare.push(ms(t0));
+      t0 = process.hrtime.bigint();
+      await run(UNSHARE, ['-m', 'sh', '-c', HIDE_UNIFIED, '/bin/true']);
+      wrapped.push(ms(t0));
+    };
 
     const single = { api: [], crun: [] };
     for (let i = 0; i < o.iterations; i++) {
@@ -178,7 +184,21 @@ async function main() {
         else await crun.lifecycle(bundle, work);
         single[who].push(ms(t0));
       }
+      await sampleWrapper();
     }
+    // Sequential lifecycles in chunks, the two sides in turn.
+    const sequential = { api: 0, crun: 0 };
+    for (let done = 0, i = 0; done < o.count; i++) {
+      const n = Math.min(o.chunk, o.count - done);
+      const order = i % 2 === 0 ? ['api', 'crun'] : ['crun', 'api'];
+      for (const who of order) {
+        if (who === 'crun' && !crun) continue;
+        sequential[who] += await batch(who === 'api' ? api : crun, bundle, work, n, 1);
+      }
+      await sampleWrapper();
+      done += n;
+    }
+    const wrapperMs = wrapped.length > 0 ? Math.max(0, median(wrapped) - median(bare)) : 0;
     const rows = [
       {
         name: 'create+start+wait+delete',
@@ -189,8 +209,8 @@ async function main() {
       {
         name: `${o.count} sequential`,
         calls: 3 * o.count,
-        api: await batch(api, bundle, work, o.count, 1),
-        crun: crun ? await batch(crun, bundle, work, o.count, 1) : Number.NaN,
+        api: sequential.api,
+        crun: crun ? sequential.crun : Number.NaN,
       },
       {
         name: `${o.count}, ${o.parallel} at a time`,
