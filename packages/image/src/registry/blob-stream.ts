@@ -9,7 +9,7 @@
  *
  * Two ways to take the bytes, chosen by the first use:
  * - as a Readable (any consumer): the response's chunks are pushed on;
- * - `toFile(fd)`: the body goes from the socket into reused buffers and on
+ * - `toFile(fd)`: the body goes from the socket into a reused buffer and on
  *   to the file (./file-receiver.ts), with no chunk ever handed out. The
  *   store uses it for pulls (the client marks the stream with
  *   `markFileWriter`, ../file-writer.ts).
@@ -22,7 +22,7 @@ import { RegistryError } from './errors.js';
 import { FileReceiver } from './file-receiver.js';
 import type { HttpResponse } from './http.js';
 import { describeCause, isRetryableNetworkError } from './transport.js';
-import { type BodyControl, WireResponse } from './wire.js';
+import { WireResponse } from './wire.js';
 
 export interface BlobStreamOptions {
   /** The first response (status 200, size already checked). */
@@ -198,8 +198,7 @@ export class BlobStream extends Readable {
   /**
    * Writes the whole blob to `fd` (from offset 0) instead of streaming it,
    * and resolves once every byte is written and size and digest matched.
-   * On failure, no write is in flight any more when it rejects. Only for a
-   * stream nothing has been read from (else it rejects at once).
+   * Only for a stream nothing has been read from (else it rejects at once).
    */
   async toFile(fd: number, options: FileWriterOptions = {}): Promise<void> {
     if (this.#mode !== 'new' || this.destroyed) {
@@ -214,10 +213,9 @@ export class BlobStream extends Readable {
         const outcome = await receive(response, receiver, skip);
         if (outcome === 'end') {
           this.#options.verifier.finish();
-          await receiver.flush();
+          receiver.flush();
           break;
         }
-        await receiver.settle();
         // A failed write or a throwing onBytes ends it as it is: nothing to resume.
         if (receiver.fatal !== undefined) throw receiver.fatal;
         const failure = this.#failure(outcome);
@@ -225,7 +223,6 @@ export class BlobStream extends Readable {
         ({ response, skip } = await this.#reopen());
       }
     } catch (error) {
-      await receiver.settle();
       throw this.#mapped(error);
     } finally {
       // The stream itself carries nothing: end it so that nothing waits on it.
@@ -241,24 +238,18 @@ function receive(
   skip: number,
 ): Promise<'end' | Error> {
   return new Promise((resolve) => {
+    receiver.attach(skip);
     if (response instanceof WireResponse) {
-      const control = response.receive({
+      response.receive({
         target: () => receiver.target(),
         data: (segment) => receiver.data(segment),
         end: () => resolve('end'),
         error: resolve,
       });
-      receiver.attach(control, skip);
       return;
     }
-    // Any other response: its chunks are copied into the receiver's buffers.
+    // Any other response: its chunks are copied into the receiver's buffer.
     const body = response.body;
-    const control: BodyControl = {
-      pause: () => body.pause(),
-      resume: () => body.resume(),
-      abort: (error) => body.destroy(error),
-    };
-    receiver.attach(control, skip);
     let settled = false;
     const settle = (outcome: 'end' | Error) => {
       if (settled) return;

@@ -54,8 +54,6 @@ export interface BodyReceiver {
 export interface BodyControl {
   pause(): void;
   resume(): void;
-  /** Stops receiving: the connection is closed and the receiver gets `error`. */
-  abort(error: Error): void;
 }
 
 const HEAD_BUFFER = 16 * 1024;
@@ -522,7 +520,6 @@ class WireConnection {
         paused = false;
         if (!this.#done) drain();
       },
-      abort: (error) => this.#fail(error),
     };
     // From a fresh tick: the caller finishes setting up (and may pause) first.
     queueMicrotask(drain);

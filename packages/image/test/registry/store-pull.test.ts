@@ -8,7 +8,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { join } from 'node:path';
@@ -302,6 +303,25 @@ describe('registry layers straight into the store', () => {
       }),
     ).rejects.toBe(boom);
     await expectNothingLeft(store);
+  });
+
+  it('ends with the error of a failed write, without resuming', async () => {
+    const server = await registry((req, res) => {
+      serveLayer(req, res);
+    });
+    const client = new RegistryClient({ plainHttp: [server.host], retryDelayMs: 5 });
+    const stream = await client.fetchBlob(`${server.host}/a`, LAYER.descriptor);
+    const path = join(tempDir(), 'read-only');
+    writeFileSync(path, '');
+    const file = await open(path, 'r'); // writes fail with EBADF
+    try {
+      await expect((stream as BlobStream).toFile(file.fd)).rejects.toMatchObject({
+        code: 'EBADF',
+      });
+    } finally {
+      await file.close();
+    }
+    expect(server.requests.filter((r) => r.url.includes(LAYER.descriptor.digest))).toHaveLength(1);
   });
 
   it('stops when aborted mid-layer, leaving nothing', async () => {
