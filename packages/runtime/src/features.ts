@@ -1,38 +1,16 @@
-import { readFileSync } from 'node:fs';
 import { NAMESPACE_KINDS } from '@ts-oci/namespaces';
 import type { Features } from '@ts-oci/spec';
 import { OCI_RUNTIME_SPEC_VERSION } from '@ts-oci/spec/tables';
-import { CAPABILITY_NUMBERS } from './kernel-tables.js';
+import { CAPABILITY_NUMBERS, hostLastCap } from './kernel-tables.js';
 import { seccompTables } from './native.js';
+
+export { lastCapFromText } from './kernel-tables.js';
 
 /** The oldest config version tsoci runs (the 1.0 series is compatible with 1.3). */
 export const OCI_VERSION_MIN = '1.0.0';
 
 /** The annotation that names the linked libseccomp's version. */
 const LIBSECCOMP_VERSION = 'io.github.seccomp.libseccomp.version';
-
-const CAP_LAST_CAP = '/proc/sys/kernel/cap_last_cap';
-
-/**
- * The last capability number this kernel knows, from the text of
- * /proc/sys/kernel/cap_last_cap (`undefined`: unreadable). The rule, which
- * the native front end applies too (crates/tsoci-cli/src/features.rs):
- * trailing newlines removed, the text must be decimal digits; anything else
- * means every capability of the table.
- */
-export function lastCapFromText(text: string | undefined): number {
-  const digits = text?.replace(/\n+$/, '');
-  if (digits !== undefined && /^[0-9]+$/.test(digits)) return Number(digits);
-  return Math.max(...Object.values(CAPABILITY_NUMBERS));
-}
-
-function readCapLastCap(): string | undefined {
-  try {
-    return readFileSync(CAP_LAST_CAP, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
 
 /** What `features` learns from this host rather than from the code's tables. */
 export interface FeaturesHostFacts {
@@ -111,7 +89,7 @@ async function template(): Promise<FeaturesTemplate> {
 function hostFacts(): FeaturesHostFacts {
   const seccomp = seccompTables();
   return {
-    capLastCap: lastCapFromText(readCapLastCap()),
+    capLastCap: hostLastCap(),
     seccompArchs: seccomp.supportedArchs,
     seccompSupportedFlags: seccomp.supportedFlags,
     libseccompVersion: seccomp.libseccompVersion,

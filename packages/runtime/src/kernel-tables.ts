@@ -4,6 +4,8 @@
  * any side effect.
  */
 
+import { readFileSync } from 'node:fs';
+
 /** Capability numbers from linux/capability.h, in kernel order (CAP_CHOWN = 0). */
 export const CAPABILITY_NUMBERS: Readonly<Record<string, number>> = Object.freeze(
   Object.fromEntries(
@@ -82,3 +84,27 @@ export const PERSONALITY_DOMAINS: Readonly<Record<string, number>> = Object.free
   LINUX: 0x0000,
   LINUX32: 0x0008,
 });
+
+/**
+ * The last capability number this kernel knows, from the text of
+ * /proc/sys/kernel/cap_last_cap (`undefined`: unreadable). The rule, which
+ * the native front end applies too (crates/tsoci-cli/src/features.rs):
+ * trailing newlines removed, the text must be decimal digits; anything else
+ * means every capability of the table.
+ */
+export function lastCapFromText(text: string | undefined): number {
+  const digits = text?.replace(/\n+$/, '');
+  if (digits !== undefined && /^[0-9]+$/.test(digits)) return Number(digits);
+  return Math.max(...Object.values(CAPABILITY_NUMBERS));
+}
+
+/** This kernel's last capability, by {@link lastCapFromText}: what `features` lists and the planner accepts. */
+export function hostLastCap(): number {
+  let text: string | undefined;
+  try {
+    text = readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8');
+  } catch {
+    text = undefined;
+  }
+  return lastCapFromText(text);
+}

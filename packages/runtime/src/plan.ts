@@ -1,9 +1,14 @@
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { buildRootfsPlan, type RootfsPlan, validateRootfs } from '@ts-oci/rootfs';
 import { type Config, type SpecIssue, SpecValidationError, validateConfig } from '@ts-oci/spec';
 import { ContainerError } from './errors.js';
-import { CAPABILITY_NUMBERS, PERSONALITY_DOMAINS, RLIMIT_NUMBERS } from './kernel-tables.js';
+import {
+  CAPABILITY_NUMBERS,
+  hostLastCap,
+  PERSONALITY_DOMAINS,
+  RLIMIT_NUMBERS,
+} from './kernel-tables.js';
 import { compileSeccomp } from './native.js';
 
 /** The process part of the init plan (crates/tsoci-init/PROTOCOL.md). */
@@ -105,14 +110,6 @@ function isOwnMountNamespace(path: string): boolean {
   } catch {
     // Unreadable: the init checks again before joining.
     return false;
-  }
-}
-
-function capLastCap(): number {
-  try {
-    return Number.parseInt(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'), 10);
-  } catch {
-    return 40;
   }
 }
 
@@ -294,7 +291,7 @@ function processPlan(
     add('process.selinuxLabel', 'cannot be applied: tsoci does not support SELinux labels');
   }
 
-  const lastCap = opts.capLastCap ?? capLastCap();
+  const lastCap = opts.capLastCap ?? hostLastCap();
   let capabilities: ProcessPlan['capabilities'] = null;
   if (proc.capabilities) {
     const sets = ['bounding', 'effective', 'inheritable', 'permitted', 'ambient'] as const;
