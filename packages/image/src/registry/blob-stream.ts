@@ -225,6 +225,9 @@ export class BlobStream extends Readable {
     } catch (error) {
       throw this.#mapped(error);
     } finally {
+      // Every connection is closed by now (each ends with its body or its
+      // error), so no read can land in the receiver's memory any more.
+      receiver.release();
       // The stream itself carries nothing: end it so that nothing waits on it.
       this.destroy();
     }
@@ -250,19 +253,23 @@ function receive(
     }
     // Any other response: its chunks are copied into the receiver's buffer.
     const body = response.body;
-    let settled = false;
-    const settle = (outcome: 'end' | Error) => {
-      if (settled) return;
-      settled = true;
-      resolve(outcome);
-    };
-    body.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       try {
         receiver.data(chunk);
       } catch (error) {
         body.destroy(error as Error);
       }
-    });
+    };
+    let settled = false;
+    const settle = (outcome: 'end' | Error) => {
+      if (settled) return;
+      settled = true;
+      // Nothing more may reach the receiver once this connection is over.
+      body.off('data', onData);
+      if (outcome !== 'end') body.destroy();
+      resolve(outcome);
+    };
+    body.on('data', onData);
     body.on('end', () => settle('end'));
     body.on('error', settle);
     body.on('close', () => {

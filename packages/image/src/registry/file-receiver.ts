@@ -14,10 +14,13 @@
  * a write runs, which is all the back-pressure a slow disk needs.
  */
 import { writeSync } from 'node:fs';
+import { BufferPool } from './buffers.js';
 import type { DigestVerifier } from './digest.js';
 
 /** Batch size: large reads, few writes. */
 const BATCH = 1024 * 1024;
+/** Batches of finished downloads, for the next ones (see ./buffers.ts). */
+const batches = new BufferPool(BATCH, 4);
 /** A batch with less room than this is written out: reads stay large. */
 const MIN_READ = 64 * 1024;
 
@@ -25,7 +28,7 @@ export class FileReceiver {
   readonly #fd: number;
   readonly #verifier: DigestVerifier;
   readonly #onBytes: ((n: number) => void) | undefined;
-  readonly #batch: Buffer = Buffer.allocUnsafe(BATCH);
+  #batch: Buffer = batches.take();
   #used = 0;
   /** File offset of the next write. */
   #position = 0;
@@ -108,5 +111,11 @@ export class FileReceiver {
   flush(): void {
     if (this.#writeError !== undefined) throw this.#writeError;
     this.#write();
+  }
+
+  /** Gives the batch back for other downloads: only once no socket can read into it. */
+  release(): void {
+    batches.give(this.#batch);
+    this.#batch = Buffer.alloc(0);
   }
 }

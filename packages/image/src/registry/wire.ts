@@ -21,6 +21,7 @@
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
+import { BufferPool } from './buffers.js';
 import { nodeTls } from './builtins.js';
 import { abortError, type HttpResponse, ResponseHeaders } from './http.js';
 
@@ -57,6 +58,10 @@ export interface BodyControl {
 }
 
 const HEAD_BUFFER = 16 * 1024;
+/** Memory for the head (and what comes with it) of each connection. */
+const headBuffers = new BufferPool(HEAD_BUFFER, 8);
+/** Memory for bodies read as a stream (copied out after each read). */
+const streamBuffers = new BufferPool(64 * 1024, 8);
 const MAX_HEAD = 64 * 1024;
 const MAX_CHUNK_LINE = 4 * 1024;
 const MAX_TRAILERS = 64 * 1024;
@@ -345,7 +350,7 @@ export class WireResponse implements HttpResponse {
   get body(): Readable {
     if (this.#body === undefined) {
       const connection = this.#connection;
-      const spare = Buffer.allocUnsafe(HEAD_BUFFER * 4);
+      const spare = connection.borrow(streamBuffers);
       let control: BodyControl | undefined;
       const stream: Readable = new Readable({
         read() {
@@ -379,7 +384,9 @@ export class WireResponse implements HttpResponse {
 class WireConnection {
   readonly #socket: Socket;
   readonly #request: WireRequest;
-  readonly #head = Buffer.allocUnsafe(HEAD_BUFFER);
+  readonly #head: Buffer;
+  /** Pooled memory the socket may read into, given back once it is closed. */
+  readonly #borrowed: [BufferPool, Buffer][] = [];
   /** The head so far (copied out of #head between reads). */
   #headBytes: Buffer[] = [];
   #headLength = 0;
@@ -401,6 +408,7 @@ class WireConnection {
     this.#request = request;
     this.#onHead = onHead;
     this.#onFail = onFail;
+    this.#head = this.borrow(headBuffers);
     const { url } = request;
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     const secure = tls !== undefined;
@@ -588,6 +596,16 @@ class WireConnection {
     this.#onFail = undefined;
     this.#request.signal?.removeEventListener('abort', this.#onAbort);
     this.#socket.destroy();
+    // A destroyed socket reads nothing more: its buffers can serve others.
+    for (const [pool, buffer] of this.#borrowed.splice(0)) pool.give(buffer);
+  }
+
+  /** Memory from `pool` for this connection's reads, given back when it closes. */
+  borrow(pool: BufferPool): Buffer {
+    const buffer = pool.take();
+    if (this.#done) pool.give(buffer);
+    else this.#borrowed.push([pool, buffer]);
+    return buffer;
   }
 
   close(): void {

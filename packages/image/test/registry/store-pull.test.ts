@@ -372,6 +372,45 @@ describe('registry layers straight into the store', () => {
   });
 });
 
+describe('memory', () => {
+  it('reuses its read buffers across layers: as many as run at once, not one per layer', async () => {
+    const image = buildImage({
+      layers: Array.from({ length: 9 }, (_, i) => [
+        { path: `f${i}`, content: randomBytes(200_000 + i) },
+      ]),
+    });
+    const server = await startFake((req, res) => {
+      const url = req.url ?? '';
+      if (url === '/v2/a/manifests/1') {
+        res.writeHead(200, { 'content-type': image.mediaType });
+        res.end(image.manifest);
+        return;
+      }
+      const blob = image.blobs.get(url.slice('/v2/a/blobs/'.length));
+      res.writeHead(blob ? 200 : 404, { 'content-length': blob?.length ?? 0 });
+      res.end(blob);
+    });
+    servers.push(server);
+    const allocUnsafe = vi.spyOn(Buffer, 'allocUnsafe');
+    try {
+      const store = new ImageStore(tempDir());
+      const client = new RegistryClient({ plainHttp: [server.host] });
+      await store.import(new RegistrySource(client, `${server.host}/a:1`), 'a:1');
+      for (const layer of image.layers) {
+        expect(readFileSync(store.blobPath(layer.descriptor.digest)).equals(layer.bytes)).toBe(
+          true,
+        );
+      }
+      const sizes = allocUnsafe.mock.calls.map(([size]) => size);
+      // three layers are copied at once
+      expect(sizes.filter((n) => n === 1024 * 1024).length).toBeLessThanOrEqual(3);
+      expect(sizes.filter((n) => n === 16 * 1024).length).toBeLessThanOrEqual(4);
+    } finally {
+      allocUnsafe.mockRestore();
+    }
+  });
+});
+
 describe('registry layers over TLS', () => {
   let tls: { key: Buffer; cert: Buffer } | undefined;
   beforeAll(() => {
