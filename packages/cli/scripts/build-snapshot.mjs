@@ -16,7 +16,15 @@
 // TSOCI_SNAPSHOT=0 skips it (the front end then loads dist/bin.js);
 // TSOCI_SNAPSHOT_DEBUG=1 leaves the bundle unminified, for readable profiles.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'tsup';
@@ -42,6 +50,26 @@ export function snapshotKey(node, distDir) {
   return fnv1a64(Buffer.from(text));
 }
 
+/**
+ * The addon file napi-rs's generated loader (`native/binding.cjs`) would pick
+ * on this machine, when there is exactly one candidate. The loader spends
+ * ≈ 1 ms per addon on platform detection before it loads the same file, and
+ * a blob runs only where it was built, so the blob loads the file directly.
+ */
+function addonFile(nativeDir) {
+  let names;
+  try {
+    names = readdirSync(nativeDir);
+  } catch {
+    return undefined;
+  }
+  const platform = `.${process.platform}-${process.arch}`;
+  const candidates = names.filter(
+    (n) => n.endsWith('.node') && (n.includes(`${platform}.`) || n.includes(`${platform}-`)),
+  );
+  return candidates.length === 1 ? candidates[0] : undefined;
+}
+
 const importMetaUrl = {
   name: 'tsoci-import-meta-url',
   setup(b) {
@@ -49,10 +77,14 @@ const importMetaUrl = {
       const text = readFileSync(args.path, 'utf8');
       if (!text.includes('import.meta.url')) return undefined;
       const url = JSON.stringify(pathToFileURL(args.path).href);
-      return {
-        contents: text.replaceAll('import.meta.url', url),
-        loader: args.path.endsWith('ts') ? 'ts' : 'js',
-      };
+      let contents = text.replaceAll('import.meta.url', url);
+      for (const quote of ['"', "'"]) {
+        const loader = `${quote}../native/binding.cjs${quote}`;
+        if (!contents.includes(loader)) continue;
+        const file = addonFile(join(dirname(args.path), '..', 'native'));
+        if (file) contents = contents.replaceAll(loader, JSON.stringify(`../native/${file}`));
+      }
+      return { contents, loader: args.path.endsWith('ts') ? 'ts' : 'js' };
     });
   },
 };
