@@ -128,6 +128,15 @@ describe('ImageStore', () => {
     expect(ingest(dir)).toEqual([]);
   });
 
+  it('creates no store for an image that cannot be resolved', async () => {
+    const dir = join(tempDir(), 'store');
+    const store = new ImageStore(dir);
+    await expect(store.import(`oci:${join(dir, '..', 'none')}:v1`, 'x')).rejects.toMatchObject({
+      message: /not an OCI image layout/,
+    });
+    expect(existsSync(dir)).toBe(false);
+  });
+
   it('refuses unknown media types and missing blobs before naming anything', async () => {
     const layer = await tarLayer([{ name: 'f', content: 'f' }]);
     const weird = writeLayout(tempDir(), [{ tar: layer }], {

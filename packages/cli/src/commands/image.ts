@@ -499,6 +499,12 @@ export class Progress {
     if (line !== undefined) line.done += bytes;
   }
 
+  /** The blob's transfer has reached `bytes`. */
+  reach(key: string, bytes: number): void {
+    const line = this.#lines.get(key);
+    if (line !== undefined && line.state !== 'finished') line.done = bytes;
+  }
+
   /** The blob is done: `status` is e.g. "done", "already present", "skipped". */
   finish(key: string, label: string, total: number, status: string): void {
     if (this.mode === 'none') return;
@@ -786,7 +792,12 @@ function forward(source: ImageSource): ImageSource {
   };
 }
 
-/** Copies `source` into the store under `name`, with progress; returns the manifest digest. */
+/**
+ * Copies `source` into the store under `name`, with progress; returns the
+ * manifest digest. The display follows the store's own progress events: the
+ * source goes to the store as it is, so a registry's blobs take the store's
+ * direct-to-file path (a wrapped stream would be copied and hashed again).
+ */
 async function importInto(
   ctx: Context,
   source: ImageSource,
@@ -794,22 +805,34 @@ async function importInto(
   announce = true,
 ): Promise<string> {
   const progress = ctx.progress;
+  let manifest = '';
+  const layers = new Set<string>();
+  const label = (digest: string) =>
+    `Copying ${layers.has(digest) ? 'blob' : 'config'} ${shortDigest(digest)}`;
   try {
-    const image = await source.resolve(ctx.platform);
-    const layers = [...new Map(image.layers.map((l) => [l.digest, l])).values()];
-    for (const l of layers) progress.add(l.digest, blobLabel(image, l), l.size);
-    progress.add(
-      image.manifest.config.digest,
-      blobLabel(image, image.manifest.config),
-      image.manifest.config.size,
-    );
-    const result = await ctx.store.import(trackedSource(source, image, progress), name, {
+    const result = await ctx.store.import(source, name, {
       ...(ctx.platform ? { platform: ctx.platform } : {}),
+      onProgress: (event) => {
+        switch (event.type) {
+          case 'resolved':
+            manifest = event.digest;
+            for (const l of event.layers) layers.add(l.digest);
+            for (const l of event.layers) progress.add(l.digest, label(l.digest), l.size);
+            break;
+          case 'layer-download-start':
+            progress.start(event.digest, label(event.digest), event.total);
+            break;
+          case 'layer-download-progress':
+            progress.reach(event.digest, event.bytes);
+            break;
+          default:
+        }
+      },
       onBlob: (d, status) => {
-        if (d.digest === image.manifestDescriptor.digest) return;
+        if (d.digest === manifest) return;
         progress.finish(
           d.digest,
-          blobLabel(image, d),
+          label(d.digest),
           d.size,
           status === 'stored' ? 'done' : 'already present',
         );

@@ -294,11 +294,12 @@ export class ImageStore {
         await opened.close();
       }
     }
-    await this.init();
     const emit = options.onProgress;
     emit?.({ type: 'resolving', reference: source.reference });
     const image = await source.resolve(options.platform);
     emit?.(resolvedEvent(source.reference, image));
+    // After the resolve: an image that cannot be found leaves no store behind.
+    await this.init();
     let stored = 0;
     let present = 0;
     const count = (d: Descriptor, s: 'stored' | 'present') => {
