@@ -404,7 +404,7 @@ describe('error messages', () => {
 // The built CLI
 
 /** A one-layer OCI layout (a file and a config) written by hand. */
-async function writeLayout(root: string): Promise<string> {
+async function writeLayout(root: string, content: Buffer = Buffer.from('hi\n')): Promise<string> {
   const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
   const blobs = join(root, 'blobs', 'sha256');
   await mkdir(blobs, { recursive: true });
@@ -419,7 +419,7 @@ async function writeLayout(root: string): Promise<string> {
   header.write('0000644\0', 100);
   header.write('0000000\0', 108);
   header.write('0000000\0', 116);
-  header.write('00000000003\0', 124);
+  header.write(`${content.length.toString(8).padStart(11, '0')}\0`, 124);
   header.write('14500000000\0', 136);
   header.write('        ', 148);
   header.write('0', 156);
@@ -428,9 +428,8 @@ async function writeLayout(root: string): Promise<string> {
   let sum = 0;
   for (const b of header) sum += b;
   header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
-  const data = Buffer.alloc(512);
-  data.write('hi\n');
-  const tar = Buffer.concat([header, data, Buffer.alloc(1024)]);
+  const padding = Buffer.alloc((512 - (content.length % 512)) % 512);
+  const tar = Buffer.concat([header, content, padding, Buffer.alloc(1024)]);
   const gz = gzipSync(tar);
   const config = Buffer.from(
     JSON.stringify({
@@ -501,6 +500,27 @@ describe('tsoci image (built CLI)', () => {
       expect(pull.stdout).toContain(f);
     }
   });
+
+  it('runs young-generation collections while streaming a large layer, and none for a small one', async () => {
+    // gc() from the CLI shows in V8's trace as a scavenge for "testing".
+    const bundleTraced = async (content: Buffer, name: string) => {
+      const layout = join(dir, `layout-${name}`);
+      await writeLayout(layout, content);
+      const r = await execa(
+        process.execPath,
+        ['--trace-gc', BIN, 'bundle', '-q', `oci:${layout}:v1`, join(dir, `b-${name}`)],
+        { reject: false, env: { PATH: process.env.PATH }, extendEnv: false },
+      );
+      expect(r.exitCode, r.stderr).toBe(0);
+      return r.stdout;
+    };
+    const big = createHash('sha512');
+    const random = Buffer.concat(
+      Array.from({ length: 12 * 1024 * 16 }, (_, i) => big.copy().update(String(i)).digest()),
+    );
+    expect(await bundleTraced(random, 'big')).toMatch(/Scavenge.*testing/);
+    expect(await bundleTraced(Buffer.from('hi\n'), 'small')).not.toMatch(/testing/);
+  }, 60_000);
 
   it('imports, lists, inspects and removes with --store or TSOCI_STORE', async () => {
     const layout = join(dir, 'layout');

@@ -93,19 +93,28 @@ export class ImageCommandError extends TsociError {
  * @ts-oci/image frees streamed buffers early through the process's `gc`
  * (a young-generation collection every few MiB), which only the program may
  * expose: this one does, for its image commands. That took the peak RSS of
- * `tsoci bundle` from ~100 MB to ~75 MB (bench/image.mjs).
+ * `tsoci bundle` from ~100 MB to ~75 MB (bench/image.mjs). It is made on
+ * first use: making it (a second V8 context) costs ≈ 1 ms, which a command
+ * that streams little, such as an overlay bundle of unpacked layers, skips.
  */
 function exposeCollector(): void {
-  const g = globalThis as { gc?: unknown };
   // A start-up snapshot holds one context and no flag changes; the
   // deserialized process exposes the collector when it runs an image command.
-  if (typeof g.gc === 'function' || startupSnapshot.isBuildingSnapshot()) return;
-  try {
-    setFlagsFromString('--expose-gc');
-    g.gc = runInNewContext('gc');
-  } catch {
-    // no collector: buffers are freed at V8's own pace
-  }
+  if ('gc' in globalThis || startupSnapshot.isBuildingSnapshot()) return;
+  Object.defineProperty(globalThis, 'gc', {
+    configurable: true,
+    get() {
+      let gc: unknown;
+      try {
+        setFlagsFromString('--expose-gc');
+        gc = runInNewContext('gc');
+      } catch {
+        // no collector: buffers are freed at V8's own pace
+      }
+      Object.defineProperty(globalThis, 'gc', { configurable: true, writable: true, value: gc });
+      return gc;
+    },
+  });
 }
 
 /**
