@@ -243,14 +243,19 @@ export async function collectPids(io: CgroupIo, dir: string, out: Set<number>): 
     const pid = Number(line.trim());
     if (Number.isInteger(pid) && pid > 0) out.add(pid);
   }
-  let dirs: string[];
+  for (const d of (await subCgroups(io, dir)) ?? []) {
+    await collectPids(io, posix.join(dir, d), out);
+  }
+}
+
+/** The sub-directories of a cgroup, or undefined when it is gone. */
+async function subCgroups(io: CgroupIo, dir: string): Promise<string[] | undefined> {
   try {
-    ({ dirs } = await io.list(dir));
+    return (await io.list(dir)).dirs;
   } catch (err) {
-    if (errnoOf(err) === 'ENOENT') return;
+    if (errnoOf(err) === 'ENOENT') return undefined;
     throw ioError('list', dir, err);
   }
-  for (const d of dirs) await collectPids(io, posix.join(dir, d), out);
 }
 
 /**
@@ -308,13 +313,8 @@ export async function removeCgroupTree(io: CgroupIo, dir: string, deadline: numb
   let listFirst = false;
   for (;;) {
     if (listFirst) {
-      let dirs: string[];
-      try {
-        ({ dirs } = await io.list(dir));
-      } catch (err) {
-        if (errnoOf(err) === 'ENOENT') return;
-        throw ioError('list', dir, err);
-      }
+      const dirs = await subCgroups(io, dir);
+      if (dirs === undefined) return;
       for (const d of dirs) await removeCgroupTree(io, posix.join(dir, d), deadline);
     }
     try {
