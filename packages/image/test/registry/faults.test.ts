@@ -4,15 +4,19 @@
  * sizes, wrong media types, and the bearer-token flow with redirects to
  * another origin.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { createServer as createHttpsServer } from 'node:https';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Descriptor } from '@ts-oci/spec';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pullToOciLayout, RegistryClient, RegistryError } from '../../src/registry/index.js';
-import { type FakeServer, json, startFake } from './helpers/fake.js';
+import {
+  type FakeServer,
+  json,
+  selfSignedCertificate,
+  startFake,
+  startHttpsFake,
+} from './helpers/fake.js';
 import { buildImage, sha256 } from './helpers/image.js';
 
 const MANIFEST = Buffer.from(
@@ -728,36 +732,8 @@ describe('uploads', () => {
 
 describe('TLS', () => {
   let tls: { key: Buffer; cert: Buffer } | undefined;
-  beforeAll(async () => {
-    try {
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'rsa:2048',
-          '-nodes',
-          '-days',
-          '2',
-          '-keyout',
-          join(work, 'tls.key'),
-          '-out',
-          join(work, 'tls.crt'),
-          '-subj',
-          '/CN=127.0.0.1',
-          '-addext',
-          'subjectAltName=IP:127.0.0.1',
-        ],
-        { stdio: 'ignore' },
-      );
-      tls = {
-        key: await readFile(join(work, 'tls.key')),
-        cert: await readFile(join(work, 'tls.crt')),
-      };
-    } catch {
-      tls = undefined;
-    }
+  beforeAll(() => {
+    tls = selfSignedCertificate(work, { ip: '127.0.0.1' });
   });
 
   async function httpsFake(
@@ -767,21 +743,9 @@ describe('TLS', () => {
     ) => void,
   ) {
     if (tls === undefined) throw new Error('openssl is needed for the TLS tests');
-    const server = createHttpsServer({ key: tls.key, cert: tls.cert }, handler);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const address = server.address();
-    const host = `127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-    servers.push({
-      host,
-      url: `https://${host}`,
-      requests: [],
-      close: () =>
-        new Promise((r) => {
-          server.closeAllConnections();
-          server.close(() => r());
-        }),
-    });
-    return host;
+    const server = await startHttpsFake(tls, handler);
+    servers.push(server);
+    return server.host;
   }
 
   it('uses https by default, verifies certificates, and skips verification only when asked', async () => {

@@ -6,12 +6,10 @@
  * another host, a stalled server, aborts, chunked responses and TLS. Every
  * failure must leave neither a blob nor an ingest file nor an index entry.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -24,7 +22,13 @@ import {
 } from '../../src/registry/index.js';
 import { ImageStore } from '../../src/store/store.js';
 import { tempDir } from '../helpers.js';
-import { type FakeServer, json, startFake } from './helpers/fake.js';
+import {
+  type FakeServer,
+  json,
+  selfSignedCertificate,
+  startFake,
+  startHttpsFake,
+} from './helpers/fake.js';
 import { type BuiltImage, buildImage } from './helpers/image.js';
 
 // Incompressible, several batches (1 MiB) long: a layer of 5 MiB.
@@ -414,39 +418,13 @@ describe('memory', () => {
 describe('registry layers over TLS', () => {
   let tls: { key: Buffer; cert: Buffer } | undefined;
   beforeAll(() => {
-    const dir = tempDir();
-    try {
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'rsa:2048',
-          '-nodes',
-          '-days',
-          '2',
-          '-keyout',
-          join(dir, 'tls.key'),
-          '-out',
-          join(dir, 'tls.crt'),
-          '-subj',
-          '/CN=127.0.0.1',
-          '-addext',
-          'subjectAltName=IP:127.0.0.1',
-        ],
-        { stdio: 'ignore' },
-      );
-      tls = { key: readFileSync(join(dir, 'tls.key')), cert: readFileSync(join(dir, 'tls.crt')) };
-    } catch {
-      tls = undefined;
-    }
+    tls = selfSignedCertificate(tempDir(), { ip: '127.0.0.1' });
   });
 
   /** An https registry; with `storage`, its layer is redirected to that host. */
   async function httpsRegistry(storage?: string): Promise<string> {
     if (tls === undefined) throw new Error('openssl is needed for the TLS tests');
-    const server = createHttpsServer({ key: tls.key, cert: tls.cert }, (req, res) => {
+    const server = await startHttpsFake(tls, (req, res) => {
       const url = req.url ?? '';
       if (url === '/v2/a/manifests/1') {
         res.writeHead(200, { 'content-type': IMAGE.mediaType });
@@ -460,20 +438,8 @@ describe('registry layers over TLS', () => {
         res.end(IMAGE.blobs.get(url.slice('/v2/a/blobs/'.length)));
       }
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const address = server.address();
-    const host = `127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-    servers.push({
-      host,
-      url: `https://${host}`,
-      requests: [],
-      close: () =>
-        new Promise((r) => {
-          server.closeAllConnections();
-          server.close(() => r());
-        }),
-    });
-    return host;
+    servers.push(server);
+    return server.host;
   }
 
   it('verifies the certificate, and pulls with `insecure` or the CA', async () => {

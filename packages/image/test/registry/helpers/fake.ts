@@ -1,6 +1,10 @@
 /** Small fake HTTP servers on 127.0.0.1 for fault injection (closed by `close()`). */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import { join } from 'node:path';
 
 export interface SeenRequest {
   method: string;
@@ -75,4 +79,48 @@ export function json(
     ...headers,
   });
   res.end(text);
+}
+
+/**
+ * A self-signed certificate made with openssl in `dir` (files `<name>.key`
+ * and `<name>.crt`), for `subject`; with `ip`, also valid for that address.
+ * Undefined when openssl is missing.
+ */
+export function selfSignedCertificate(
+  dir: string,
+  options: { name?: string; subject?: string; ip?: string } = {},
+): { key: Buffer; cert: Buffer; keyPath: string; certPath: string } | undefined {
+  const name = options.name ?? 'tls';
+  const keyPath = join(dir, `${name}.key`);
+  const certPath = join(dir, `${name}.crt`);
+  const args = ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2'];
+  args.push('-keyout', keyPath, '-out', certPath, '-subj', options.subject ?? '/CN=127.0.0.1');
+  if (options.ip !== undefined) args.push('-addext', `subjectAltName=IP:${options.ip}`);
+  try {
+    execFileSync('openssl', args, { stdio: 'ignore' });
+  } catch {
+    return undefined;
+  }
+  return { key: readFileSync(keyPath), cert: readFileSync(certPath), keyPath, certPath };
+}
+
+/** An https server on 127.0.0.1 with `tls`, shaped as a FakeServer (no request log). */
+export async function startHttpsFake(
+  tls: { key: Buffer; cert: Buffer },
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<FakeServer> {
+  const server = createHttpsServer({ key: tls.key, cert: tls.cert }, handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const address = server.address();
+  const host = `127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  return {
+    host,
+    url: `https://${host}`,
+    requests: [],
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }

@@ -5,11 +5,8 @@
  * made at test time. The certificate goes into the registry's
  * `rootcertbundle`; each JWT carries it in its `x5c` header.
  */
-import { execFileSync } from 'node:child_process';
 import { createPrivateKey, randomBytes, sign, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { type FakeServer, json, startFake } from './fake.js';
+import { type FakeServer, json, selfSignedCertificate, startFake } from './fake.js';
 
 export interface TokenServer extends FakeServer {
   realm: string;
@@ -28,29 +25,14 @@ export async function startTokenServer(options: {
   /** Repositories (prefixes) anyone may pull. */
   publicPrefixes?: string[];
 }): Promise<TokenServer> {
-  const keyPath = join(options.dir, 'token.key');
-  const certPath = join(options.dir, 'token.crt');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '2',
-      '-keyout',
-      keyPath,
-      '-out',
-      certPath,
-      '-subj',
-      '/CN=tsoci-test-token-issuer',
-    ],
-    { stdio: 'ignore' },
-  );
-  const key = createPrivateKey(readFileSync(keyPath));
-  const certDer = new X509Certificate(readFileSync(certPath)).raw.toString('base64');
+  const made = selfSignedCertificate(options.dir, {
+    name: 'token',
+    subject: '/CN=tsoci-test-token-issuer',
+  });
+  if (made === undefined) throw new Error('openssl is needed for the token server');
+  const { certPath } = made;
+  const key = createPrivateKey(made.key);
+  const certDer = new X509Certificate(made.cert).raw.toString('base64');
   const service = 'tsoci-test-registry';
   const issuer = 'tsoci-test-issuer';
   const issued: TokenServer['issued'] = [];
