@@ -29,12 +29,17 @@ fn einval(message: String) -> Error {
 }
 
 fn start_time_arg(start_time: i64) -> Result<u64> {
-    u64::try_from(start_time).map_err(|_| einval(format!("start time {start_time} must not be negative")))
+    u64::try_from(start_time)
+        .map_err(|_| einval(format!("start time {start_time} must not be negative")))
 }
 
 fn start_time_ret(start_time: u64) -> Result<i64> {
-    i64::try_from(start_time)
-        .map_err(|_| Error::new(Status::GenericFailure, format!("EOVERFLOW: start time {start_time} is too large")))
+    i64::try_from(start_time).map_err(|_| {
+        Error::new(
+            Status::GenericFailure,
+            format!("EOVERFLOW: start time {start_time} is too large"),
+        )
+    })
 }
 
 fn timeout_arg(timeout_ms: Option<u32>) -> Option<Duration> {
@@ -57,14 +62,21 @@ impl ContainerLock {
     fn new(dir: ContainerDir) -> Self {
         let id = dir.id().to_owned();
         let path = dir.path().to_string_lossy().into_owned();
-        ContainerLock { inner: Some(dir), id, path }
+        ContainerLock {
+            inner: Some(dir),
+            id,
+            path,
+        }
     }
 
     fn held_dir(&self) -> Result<&ContainerDir> {
         self.inner.as_ref().ok_or_else(|| {
             Error::new(
                 Status::GenericFailure,
-                format!("EBADF: the lock on container {:?} was already released", self.id),
+                format!(
+                    "EBADF: the lock on container {:?} was already released",
+                    self.id
+                ),
             )
         })
     }
@@ -117,6 +129,31 @@ impl ContainerLock {
     }
 }
 
+fn mount_err(e: tsoci_mount::MountError) -> Error {
+    Error::new(Status::GenericFailure, format!("{}: {}", e.errno_name(), e))
+}
+
+/// Mounts an overlay (`options`: `lowerdir=…,upperdir=…,workdir=…`) on
+/// `target`, with relative paths taken from `cwd`. The mount runs on a
+/// thread of its own with a private working directory (see
+/// tsoci-mount's overlay.rs): this process's directory and namespaces stay
+/// as they are. What `@ts-oci/image` otherwise runs mount(8) for.
+#[napi]
+pub fn mount_overlay(options: String, target: String, cwd: Option<String>) -> Result<()> {
+    tsoci_mount::mount_overlay(
+        &options,
+        &PathBuf::from(target),
+        cwd.as_deref().map(std::path::Path::new),
+    )
+    .map_err(mount_err)
+}
+
+/// Unmounts `target`; false when nothing was mounted there.
+#[napi]
+pub fn unmount(target: String) -> Result<bool> {
+    tsoci_mount::unmount(&PathBuf::from(target)).map_err(mount_err)
+}
+
 /// Throws `EINVAL: invalid container id …` unless `id` is a valid container id.
 #[napi]
 pub fn validate_id(id: String) -> Result<()> {
@@ -127,7 +164,9 @@ pub fn validate_id(id: String) -> Result<()> {
 /// `EEXIST` if the container exists.
 #[napi]
 pub fn create_container_dir(root: String, id: String) -> Result<ContainerLock> {
-    tsoci_state::create_container_dir(&PathBuf::from(root), &id).map(ContainerLock::new).map_err(state_err)
+    tsoci_state::create_container_dir(&PathBuf::from(root), &id)
+        .map(ContainerLock::new)
+        .map_err(state_err)
 }
 
 /// Locks container `id`, blocking the calling thread for up to `timeoutMs`
@@ -162,8 +201,16 @@ impl Task for LockTask {
 /// flock belongs to the open file, not the thread, so the lock stays valid
 /// on the main thread.
 #[napi(ts_return_type = "Promise<ContainerLock>")]
-pub fn lock_container_async(root: String, id: String, timeout_ms: Option<u32>) -> AsyncTask<LockTask> {
-    AsyncTask::new(LockTask { root: PathBuf::from(root), id, timeout: timeout_arg(timeout_ms) })
+pub fn lock_container_async(
+    root: String,
+    id: String,
+    timeout_ms: Option<u32>,
+) -> AsyncTask<LockTask> {
+    AsyncTask::new(LockTask {
+        root: PathBuf::from(root),
+        id,
+        timeout: timeout_arg(timeout_ms),
+    })
 }
 
 /// The state text of `id` read WITHOUT the lock (safe: writes are atomic);
@@ -228,8 +275,14 @@ impl Task for WaitTask {
 
     fn resolve(&mut self, _env: Env, status: ExitStatus) -> Result<WaitResult> {
         Ok(match status {
-            ExitStatus::Exited(code) => WaitResult { exit_code: Some(code), signal: None },
-            ExitStatus::Signaled(sig) => WaitResult { exit_code: None, signal: Some(sig) },
+            ExitStatus::Exited(code) => WaitResult {
+                exit_code: Some(code),
+                signal: None,
+            },
+            ExitStatus::Signaled(sig) => WaitResult {
+                exit_code: None,
+                signal: Some(sig),
+            },
         })
     }
 }
@@ -247,7 +300,11 @@ pub fn wait_pid(pid: u32) -> AsyncTask<WaitTask> {
 /// mkfifo with exactly `mode` (default 0o622), undoing the umask.
 #[napi]
 pub fn mkfifo(path: String, mode: Option<u32>) -> Result<()> {
-    tsoci_state::mkfifo(&PathBuf::from(path), mode.unwrap_or(tsoci_state::EXEC_FIFO_MODE)).map_err(state_err)
+    tsoci_state::mkfifo(
+        &PathBuf::from(path),
+        mode.unwrap_or(tsoci_state::EXEC_FIFO_MODE),
+    )
+    .map_err(state_err)
 }
 
 /// Opens the exec fifo, waits for the container's byte while watching a
@@ -255,10 +312,20 @@ pub fn mkfifo(path: String, mode: Option<u32>) -> Result<()> {
 /// the byte. `ESRCH` if the process died first, `ETIMEDOUT` after `timeoutMs`.
 /// Blocks the calling thread.
 #[napi]
-pub fn release_exec_fifo(path: String, pid: u32, start_time: i64, timeout_ms: Option<u32>) -> Result<u32> {
-    tsoci_state::release_exec_fifo(&PathBuf::from(path), pid, start_time_arg(start_time)?, timeout_arg(timeout_ms))
-        .map(u32::from)
-        .map_err(state_err)
+pub fn release_exec_fifo(
+    path: String,
+    pid: u32,
+    start_time: i64,
+    timeout_ms: Option<u32>,
+) -> Result<u32> {
+    tsoci_state::release_exec_fifo(
+        &PathBuf::from(path),
+        pid,
+        start_time_arg(start_time)?,
+        timeout_arg(timeout_ms),
+    )
+    .map(u32::from)
+    .map_err(state_err)
 }
 
 pub struct ReleaseFifoTask {
@@ -273,7 +340,8 @@ impl Task for ReleaseFifoTask {
     type JsValue = u32;
 
     fn compute(&mut self) -> Result<u8> {
-        tsoci_state::release_exec_fifo(&self.path, self.pid, self.start_time, self.timeout).map_err(state_err)
+        tsoci_state::release_exec_fifo(&self.path, self.pid, self.start_time, self.timeout)
+            .map_err(state_err)
     }
 
     fn resolve(&mut self, _env: Env, byte: u8) -> Result<u32> {
@@ -303,7 +371,9 @@ pub fn release_exec_fifo_async(
 /// returns its fd (CLOEXEC). Close it with `closeFd`.
 #[napi]
 pub fn listen_unix(path: String) -> Result<i32> {
-    tsoci_state::listen_unix(&PathBuf::from(path)).map(IntoRawFd::into_raw_fd).map_err(state_err)
+    tsoci_state::listen_unix(&PathBuf::from(path))
+        .map(IntoRawFd::into_raw_fd)
+        .map_err(state_err)
 }
 
 /// An fd received over SCM_RIGHTS (now owned by the caller) and the message
@@ -337,7 +407,10 @@ impl Task for AcceptTask {
     }
 
     fn resolve(&mut self, _env: Env, got: ReceivedFd) -> Result<RecvFdResult> {
-        Ok(RecvFdResult { fd: got.fd.into_raw_fd(), name: got.name })
+        Ok(RecvFdResult {
+            fd: got.fd.into_raw_fd(),
+            name: got.name,
+        })
     }
 }
 
@@ -347,9 +420,14 @@ impl Task for AcceptTask {
 #[napi(ts_return_type = "Promise<RecvFdResult>")]
 pub fn accept_recv_fd(listen_fd: i32, timeout_ms: Option<u32>) -> Result<AsyncTask<AcceptTask>> {
     if listen_fd < 0 {
-        return Err(einval(format!("listen fd {listen_fd} is not a file descriptor")));
+        return Err(einval(format!(
+            "listen fd {listen_fd} is not a file descriptor"
+        )));
     }
-    Ok(AsyncTask::new(AcceptTask { listen_fd, timeout: timeout_arg(timeout_ms) }))
+    Ok(AsyncTask::new(AcceptTask {
+        listen_fd,
+        timeout: timeout_arg(timeout_ms),
+    }))
 }
 
 /// Connects to the unix socket at `path` and sends `fd` with `name` as the
@@ -371,11 +449,18 @@ pub fn sealed_executable(path: String) -> Result<i32> {
     let mut src = std::fs::File::open(&path).map_err(|e| {
         Error::new(
             Status::GenericFailure,
-            format!("{}: open {path}: {e}", tsoci_state::errno_name(e.raw_os_error().unwrap_or(0))),
+            format!(
+                "{}: open {path}: {e}",
+                tsoci_state::errno_name(e.raw_os_error().unwrap_or(0))
+            ),
         )
     })?;
-    let fd = tsoci_process::sealed::sealed_copy(&mut src, "tsoci-init")
-        .map_err(|e| Error::new(Status::GenericFailure, format!("EIO: sealed copy of {path}: {e}")))?;
+    let fd = tsoci_process::sealed::sealed_copy(&mut src, "tsoci-init").map_err(|e| {
+        Error::new(
+            Status::GenericFailure,
+            format!("EIO: sealed copy of {path}: {e}"),
+        )
+    })?;
     Ok(fd.into_raw_fd())
 }
 
@@ -383,12 +468,18 @@ pub fn sealed_executable(path: String) -> Result<i32> {
 #[napi]
 pub fn close_fd(fd: i32) -> Result<()> {
     if fd < 3 {
-        return Err(einval(format!("refusing to close fd {fd}: not an fd handed out by this binding")));
+        return Err(einval(format!(
+            "refusing to close fd {fd}: not an fd handed out by this binding"
+        )));
     }
     close_raw(fd).map_err(|errno| {
         Error::new(
             Status::GenericFailure,
-            format!("{}: close fd {fd}: {}", tsoci_state::errno_name(errno), std::io::Error::from_raw_os_error(errno)),
+            format!(
+                "{}: close fd {fd}: {}",
+                tsoci_state::errno_name(errno),
+                std::io::Error::from_raw_os_error(errno)
+            ),
         )
     })
 }
@@ -400,7 +491,9 @@ fn close_raw(fd: RawFd) -> std::result::Result<(), i32> {
     if rc == 0 {
         Ok(())
     } else {
-        Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+        Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO))
     }
 }
 
@@ -524,13 +617,19 @@ fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn last_errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
 }
 
 fn errno_error(errno: i32, what: &str) -> Error {
     Error::new(
         Status::GenericFailure,
-        format!("{}: {what}: {}", tsoci_state::errno_name(errno), std::io::Error::from_raw_os_error(errno)),
+        format!(
+            "{}: {what}: {}",
+            tsoci_state::errno_name(errno),
+            std::io::Error::from_raw_os_error(errno)
+        ),
     )
 }
 
@@ -546,11 +645,26 @@ fn epoll_create() -> std::result::Result<OwnedFd, i32> {
 }
 
 fn epoll_ctl(epoll: RawFd, op: i32, fd: RawFd, token: u32) -> std::result::Result<(), i32> {
-    epoll_ctl_events(epoll, op, fd, token, (libc::EPOLLIN | libc::EPOLLONESHOT) as u32)
+    epoll_ctl_events(
+        epoll,
+        op,
+        fd,
+        token,
+        (libc::EPOLLIN | libc::EPOLLONESHOT) as u32,
+    )
 }
 
-fn epoll_ctl_events(epoll: RawFd, op: i32, fd: RawFd, token: u32, events: u32) -> std::result::Result<(), i32> {
-    let mut ev = libc::epoll_event { events, u64: u64::from(token) };
+fn epoll_ctl_events(
+    epoll: RawFd,
+    op: i32,
+    fd: RawFd,
+    token: u32,
+    events: u32,
+) -> std::result::Result<(), i32> {
+    let mut ev = libc::epoll_event {
+        events,
+        u64: u64::from(token),
+    };
     // SAFETY: `ev` is a valid epoll_event that outlives the call; the fds are
     // owned by the caller and open for the duration of the call.
     let rc = unsafe { libc::epoll_ctl(epoll, op, fd, &mut ev) };
@@ -588,7 +702,8 @@ fn reap_child(pidfd: RawFd) -> std::result::Result<Option<Ended>, i32> {
         // si_pid 0 is how WNOHANG reports "nothing yet").
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
         // SAFETY: `info` is a writable siginfo_t; `id` is a pidfd we own.
-        let rc = unsafe { libc::waitid(libc::P_PIDFD, id, &mut info, libc::WEXITED | libc::WNOHANG) };
+        let rc =
+            unsafe { libc::waitid(libc::P_PIDFD, id, &mut info, libc::WEXITED | libc::WNOHANG) };
         if rc != 0 {
             let errno = last_errno();
             if errno == libc::EINTR {
@@ -601,7 +716,11 @@ fn reap_child(pidfd: RawFd) -> std::result::Result<Option<Ended>, i32> {
         if pid == 0 {
             return Ok(None);
         }
-        return Ok(Some(if info.si_code == libc::CLD_EXITED { (Some(status), None) } else { (None, Some(status)) }));
+        return Ok(Some(if info.si_code == libc::CLD_EXITED {
+            (Some(status), None)
+        } else {
+            (None, Some(status))
+        }));
     }
 }
 
@@ -676,7 +795,12 @@ fn run_exit_watcher(w: Arc<ExitWatcher>) {
             let sink = locked(&w.sink).clone();
             if let Some(sink) = sink {
                 sink.call(
-                    ExitEvent { token, exit_code, signal, source: source.to_owned() },
+                    ExitEvent {
+                        token,
+                        exit_code,
+                        signal,
+                        source: source.to_owned(),
+                    },
                     ThreadsafeFunctionCallMode::NonBlocking,
                 );
             }
@@ -712,7 +836,12 @@ fn exit_watcher() -> Result<Arc<ExitWatcher>> {
         .name("tsoci-exits".to_owned())
         .stack_size(256 * 1024)
         .spawn(move || run_exit_watcher(for_thread))
-        .map_err(|e| errno_error(e.raw_os_error().unwrap_or(libc::EAGAIN), "spawning the exit watcher thread"))?;
+        .map_err(|e| {
+            errno_error(
+                e.raw_os_error().unwrap_or(libc::EAGAIN),
+                "spawning the exit watcher thread",
+            )
+        })?;
     *slot = Some(w.clone());
     Ok(w)
 }
@@ -738,7 +867,14 @@ pub fn exit_watch_add(pid: u32, start_time: i64) -> Result<u32> {
     let raw = pidfd.as_raw_fd();
     let token = next_token(&w);
     // In the map before epoll can report it.
-    locked(&w.watched).insert(token, Watched { pidfd, pid, start_time });
+    locked(&w.watched).insert(
+        token,
+        Watched {
+            pidfd,
+            pid,
+            start_time,
+        },
+    );
     if let Err(errno) = epoll_ctl(w.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, raw, token) {
         locked(&w.watched).remove(&token);
         return Err(errno_error(errno, &format!("watching pid {pid}")));
@@ -750,7 +886,9 @@ pub fn exit_watch_add(pid: u32, start_time: i64) -> Result<u32> {
 #[napi]
 pub fn exit_watch_cancel(token: u32) -> Result<bool> {
     let w = exit_watcher()?;
-    let Some(watched) = locked(&w.watched).remove(&token) else { return Ok(false) };
+    let Some(watched) = locked(&w.watched).remove(&token) else {
+        return Ok(false);
+    };
     let _ = epoll_ctl(
         w.epoll.as_raw_fd(),
         libc::EPOLL_CTL_DEL,
@@ -771,7 +909,9 @@ pub fn exit_watch_kill(token: u32, signal: i32) -> Result<bool> {
     }
     let w = exit_watcher()?;
     let watched = locked(&w.watched);
-    let Some(target) = watched.get(&token) else { return Ok(false) };
+    let Some(target) = watched.get(&token) else {
+        return Ok(false);
+    };
     // SAFETY: integer arguments only: a pidfd owned by the map (kept alive by
     // the lock guard), a checked signal number, no siginfo, no flags.
     let rc = unsafe {
@@ -789,7 +929,10 @@ pub fn exit_watch_kill(token: u32, signal: i32) -> Result<bool> {
         if errno == libc::ESRCH {
             return Ok(false);
         }
-        return Err(errno_error(errno, &format!("signalling process {}", target.pid)));
+        return Err(errno_error(
+            errno,
+            &format!("signalling process {}", target.pid),
+        ));
     }
     Ok(true)
 }
@@ -837,18 +980,35 @@ pub fn spawn_init(opts: SpawnInitOptions) -> Result<SpawnedInit> {
     use tsoci_state::FdSource;
 
     let w = exit_watcher()?;
-    let (ours, theirs) =
-        rustix::net::socketpair(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None)
-            .map_err(|e| errno_error(e.raw_os_error(), "socketpair for the init's sync socket"))?;
+    let (ours, theirs) = rustix::net::socketpair(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .map_err(|e| errno_error(e.raw_os_error(), "socketpair for the init's sync socket"))?;
     let cgroup = match &opts.cgroup {
         Some(dir) => Some(
-            rustix::fs::open(dir.as_str(), OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-                .map_err(|e| errno_error(e.raw_os_error(), &format!("opening cgroup {dir}")))?,
+            rustix::fs::open(
+                dir.as_str(),
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| errno_error(e.raw_os_error(), &format!("opening cgroup {dir}")))?,
         ),
         None => None,
     };
-    let mut fds: Vec<FdSource> =
-        opts.fds.iter().map(|&fd| if fd < 0 { FdSource::Null } else { FdSource::Fd(fd) }).collect();
+    let mut fds: Vec<FdSource> = opts
+        .fds
+        .iter()
+        .map(|&fd| {
+            if fd < 0 {
+                FdSource::Null
+            } else {
+                FdSource::Fd(fd)
+            }
+        })
+        .collect();
     fds.push(FdSource::Fd(theirs.as_raw_fd()));
     let argv = [opts.argv0];
     let spawned = tsoci_state::spawn(&tsoci_state::SpawnRequest {
@@ -860,14 +1020,25 @@ pub fn spawn_init(opts: SpawnInitOptions) -> Result<SpawnedInit> {
     })
     .map_err(state_err)?;
     drop(theirs);
-    let tsoci_state::Spawned { pid, pidfd, in_cgroup } = spawned;
+    let tsoci_state::Spawned {
+        pid,
+        pidfd,
+        in_cgroup,
+    } = spawned;
     // No start time here: /proc/<pid>/stat blocks until the child's execve
     // is through, and reading it now would hand the CPU back and forth with
     // the child (woken parent preempts it, then waits for it). The watch
     // needs none for a child of ours (waitid reaps it).
     let raw = pidfd.as_raw_fd();
     let token = next_token(&w);
-    locked(&w.watched).insert(token, Watched { pidfd, pid, start_time: 0 });
+    locked(&w.watched).insert(
+        token,
+        Watched {
+            pidfd,
+            pid,
+            start_time: 0,
+        },
+    );
     if let Err(errno) = epoll_ctl(w.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, raw, token) {
         if let Some(watched) = locked(&w.watched).remove(&token) {
             // Not watched, so nobody would reap it: end it here.
@@ -885,7 +1056,12 @@ pub fn spawn_init(opts: SpawnInitOptions) -> Result<SpawnedInit> {
         }
         return Err(errno_error(errno, &format!("watching init {pid}")));
     }
-    Ok(SpawnedInit { pid, sync_fd: ours.into_raw_fd(), token, in_cgroup })
+    Ok(SpawnedInit {
+        pid,
+        sync_fd: ours.into_raw_fd(),
+        token,
+        in_cgroup,
+    })
 }
 
 /// waitid(P_PIDFD, WEXITED) without WNOHANG.
@@ -973,7 +1149,10 @@ fn parse_oom_kill(text: &str) -> Option<u32> {
     text.lines().find_map(|line| {
         let mut it = line.split_ascii_whitespace();
         match (it.next(), it.next()) {
-            (Some("oom_kill"), Some(n)) => n.parse::<u64>().ok().map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+            (Some("oom_kill"), Some(n)) => n
+                .parse::<u64>()
+                .ok()
+                .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
             _ => None,
         }
     })
@@ -995,7 +1174,10 @@ fn drain_notifications(o: &mut OomWatched) -> (u32, bool) {
         OomKind::V1 => {
             let mut count = [0u8; 8];
             match o.notify.read(&mut count) {
-                Ok(8) => (u32::try_from(u64::from_ne_bytes(count)).unwrap_or(u32::MAX), false),
+                Ok(8) => (
+                    u32::try_from(u64::from_ne_bytes(count)).unwrap_or(u32::MAX),
+                    false,
+                ),
                 _ => (0, false),
             }
         }
@@ -1038,14 +1220,30 @@ fn drain_notifications(o: &mut OomWatched) -> (u32, bool) {
 fn on_oom_ready(w: &ExitWatcher, token: u32) {
     let event = {
         let mut ooms = locked(&w.ooms);
-        let Some(o) = ooms.get_mut(&token) else { return };
+        let Some(o) = ooms.get_mut(&token) else {
+            return;
+        };
         let (notifications, dir_gone) = drain_notifications(o);
-        let text = if dir_gone { None } else { read_counter(&o.counter) };
+        let text = if dir_gone {
+            None
+        } else {
+            read_counter(&o.counter)
+        };
         let gone = text.is_none();
-        let event = OomEvent { token, notifications, oom_kill: text.as_deref().and_then(parse_oom_kill), gone };
+        let event = OomEvent {
+            token,
+            notifications,
+            oom_kill: text.as_deref().and_then(parse_oom_kill),
+            gone,
+        };
         if gone {
             if let Some(o) = ooms.remove(&token) {
-                let _ = epoll_ctl(w.epoll.as_raw_fd(), libc::EPOLL_CTL_DEL, o.notify.as_raw_fd(), token);
+                let _ = epoll_ctl(
+                    w.epoll.as_raw_fd(),
+                    libc::EPOLL_CTL_DEL,
+                    o.notify.as_raw_fd(),
+                    token,
+                );
             }
         }
         event
@@ -1084,7 +1282,10 @@ fn add_inotify_watch(ifd: &File, path: &str, mask: u32) -> Result<i32> {
     // open inotify fd.
     let wd = unsafe { libc::inotify_add_watch(ifd.as_raw_fd(), c.as_ptr(), mask) };
     if wd < 0 {
-        return Err(errno_error(last_errno(), &format!("inotify watch on {path}")));
+        return Err(errno_error(
+            last_errno(),
+            &format!("inotify watch on {path}"),
+        ));
     }
     Ok(wd)
 }
@@ -1099,8 +1300,18 @@ fn oom_watch_open(kind: OomKind, dir: &str) -> Result<OomWatched> {
             let mut control = open_cgroup_file(dir, "cgroup.event_control", true)?;
             control
                 .write_all(format!("{} {}", notify.as_raw_fd(), counter.as_raw_fd()).as_bytes())
-                .map_err(|e| errno_error(io_errno(&e), &format!("registering for OOM notifications in {dir}")))?;
-            Ok(OomWatched { kind, notify, counter: Counter::Open(counter), dir_wd: -1 })
+                .map_err(|e| {
+                    errno_error(
+                        io_errno(&e),
+                        &format!("registering for OOM notifications in {dir}"),
+                    )
+                })?;
+            Ok(OomWatched {
+                kind,
+                notify,
+                counter: Counter::Open(counter),
+                dir_wd: -1,
+            })
         }
         OomKind::V2 => {
             // Checked (and reported as ENOENT) now; read by path later.
@@ -1111,7 +1322,12 @@ fn oom_watch_open(kind: OomKind, dir: &str) -> Result<OomWatched> {
             let path = format!("{dir}/memory.events");
             add_inotify_watch(&notify, &path, libc::IN_MODIFY)?;
             let dir_wd = add_inotify_watch(&notify, dir, libc::IN_DELETE_SELF | libc::IN_ONLYDIR)?;
-            Ok(OomWatched { kind, notify, counter: Counter::Path(path), dir_wd })
+            Ok(OomWatched {
+                kind,
+                notify,
+                counter: Counter::Path(path),
+                dir_wd,
+            })
         }
     }
 }
@@ -1140,16 +1356,28 @@ pub fn oom_watch_add(kind: String, dir: String) -> Result<OomWatchStart> {
     let kind = match kind.as_str() {
         "v1" => OomKind::V1,
         "v2" => OomKind::V2,
-        other => return Err(einval(format!("cgroup kind {other:?}: expected \"v1\" or \"v2\""))),
+        other => {
+            return Err(einval(format!(
+                "cgroup kind {other:?}: expected \"v1\" or \"v2\""
+            )))
+        }
     };
     let w = exit_watcher()?;
     let watched = oom_watch_open(kind, &dir)?;
-    let oom_kill = read_counter(&watched.counter).as_deref().and_then(parse_oom_kill);
+    let oom_kill = read_counter(&watched.counter)
+        .as_deref()
+        .and_then(parse_oom_kill);
     let raw = watched.notify.as_raw_fd();
     let token = next_token(&w);
     // In the map before epoll can report it; level-triggered: every wakeup drains.
     locked(&w.ooms).insert(token, watched);
-    if let Err(errno) = epoll_ctl_events(w.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, raw, token, libc::EPOLLIN as u32) {
+    if let Err(errno) = epoll_ctl_events(
+        w.epoll.as_raw_fd(),
+        libc::EPOLL_CTL_ADD,
+        raw,
+        token,
+        libc::EPOLLIN as u32,
+    ) {
         locked(&w.ooms).remove(&token);
         return Err(errno_error(errno, &format!("watching {dir} for OOM")));
     }
@@ -1161,8 +1389,15 @@ pub fn oom_watch_add(kind: String, dir: String) -> Result<OomWatchStart> {
 #[napi]
 pub fn oom_watch_cancel(token: u32) -> Result<bool> {
     let w = exit_watcher()?;
-    let Some(o) = locked(&w.ooms).remove(&token) else { return Ok(false) };
-    let _ = epoll_ctl(w.epoll.as_raw_fd(), libc::EPOLL_CTL_DEL, o.notify.as_raw_fd(), token);
+    let Some(o) = locked(&w.ooms).remove(&token) else {
+        return Ok(false);
+    };
+    let _ = epoll_ctl(
+        w.epoll.as_raw_fd(),
+        libc::EPOLL_CTL_DEL,
+        o.notify.as_raw_fd(),
+        token,
+    );
     Ok(true)
 }
 
@@ -1193,16 +1428,25 @@ pub fn set_window_size(fd: i32, columns: u32, rows: u32) -> Result<()> {
     if fd < 0 {
         return Err(einval(format!("{fd} is not a file descriptor")));
     }
-    let cols = u16::try_from(columns).map_err(|_| einval(format!("{columns} columns: at most 65535")))?;
+    let cols =
+        u16::try_from(columns).map_err(|_| einval(format!("{columns} columns: at most 65535")))?;
     let rows16 = u16::try_from(rows).map_err(|_| einval(format!("{rows} rows: at most 65535")))?;
-    let ws = libc::winsize { ws_row: rows16, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    let ws = libc::winsize {
+        ws_row: rows16,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: TIOCSWINSZ reads exactly one `struct winsize` through the
     // pointer, which `ws` is, alive for the whole call; the fd belongs to the
     // JS caller (it keeps it open until the call returns), and a closed or
     // non-tty fd only makes the ioctl fail with EBADF/ENOTTY.
     let rc = unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
     if rc != 0 {
-        return Err(errno_error(last_errno(), &format!("setting the size of terminal fd {fd} to {columns}x{rows}")));
+        return Err(errno_error(
+            last_errno(),
+            &format!("setting the size of terminal fd {fd} to {columns}x{rows}"),
+        ));
     }
     Ok(())
 }
@@ -1220,13 +1464,24 @@ pub fn get_window_size(fd: i32) -> Result<WindowSize> {
     if fd < 0 {
         return Err(einval(format!("{fd} is not a file descriptor")));
     }
-    let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: TIOCGWINSZ writes exactly one `struct winsize` through the
     // pointer, which `ws` is (writable, alive for the call); the fd is the
     // caller's and open for the call, a bad one fails with EBADF/ENOTTY.
     let rc = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) };
     if rc != 0 {
-        return Err(errno_error(last_errno(), &format!("reading the size of terminal fd {fd}")));
+        return Err(errno_error(
+            last_errno(),
+            &format!("reading the size of terminal fd {fd}"),
+        ));
     }
-    Ok(WindowSize { columns: u32::from(ws.ws_col), rows: u32::from(ws.ws_row) })
+    Ok(WindowSize {
+        columns: u32::from(ws.ws_col),
+        rows: u32::from(ws.ws_row),
+    })
 }

@@ -30,12 +30,14 @@ mod cgroup;
 mod error;
 mod mountfd;
 pub mod mountinfo;
+mod overlay;
 mod plan;
 mod procfs;
 mod rootfs;
 mod safe_open;
 
 pub use error::{errno_name, MountError};
+pub use overlay::{mount_overlay, unmount};
 pub use plan::{
     DeviceKind, DeviceNode, MountOp, PropagationKind, RootPropagation, RootfsPlan,
     KNOWN_MOUNT_ATTRS, KNOWN_MS_FLAGS,

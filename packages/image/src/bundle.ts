@@ -16,7 +16,7 @@ import type { Config } from '@ts-oci/spec';
 import { type ConvertOptions, imageConfigToRuntimeConfig } from './convert.js';
 import { ImageError } from './errors.js';
 import { type LocatedImage, locateImage, withResolved } from './locate.js';
-import { mountOverlay, unmount } from './overlay.js';
+import { type OverlayMounter, utilLinuxMounter } from './overlay.js';
 import { layerEventsOnly, type ProgressListener, resolvedEvent } from './progress.js';
 import type { RegistryClient, RegistryClientOptions } from './registry/index.js';
 import type { ImageSource, PlatformSelector, ResolvedImage } from './source.js';
@@ -68,6 +68,8 @@ export interface CreateBundleOptions {
    * progress.ts). `reference` is the `image` given.
    */
   onProgress?: ProgressListener;
+  /** Makes the overlay mount (default: mount(8), see overlay.ts). */
+  mounter?: OverlayMounter;
 }
 
 export interface Bundle {
@@ -111,6 +113,7 @@ async function locate(
 export async function createBundle(options: CreateBundleOptions): Promise<Bundle> {
   const dir = resolvePath(options.dir);
   const store = typeof options.store === 'string' ? new ImageStore(options.store) : options.store;
+  const mounter = options.mounter ?? utilLinuxMounter;
   const wanted = options.overlay ?? false;
   if (wanted === true && store === undefined) {
     throw new ImageError(
@@ -182,7 +185,7 @@ export async function createBundle(options: CreateBundleOptions): Promise<Bundle
       await fs.mkdir(rootfs, { mode: 0o755 });
       await s.addLease(dir, unpacked.chainIds);
       leased = true;
-      await mountOverlay({
+      await mounter.mount({
         lower: [...unpacked.shortNames].reverse(),
         upper,
         work,
@@ -221,7 +224,7 @@ export async function createBundle(options: CreateBundleOptions): Promise<Bundle
     emit?.({ type: 'done', reference: label, digest: image.manifestDescriptor.digest });
     return { dir, rootfs, config, image, overlay, layers };
   } catch (error) {
-    if (mounted) await unmount(rootfs).catch(() => {});
+    if (mounted) await mounter.unmount(rootfs).catch(() => {});
     if (leased) await (store as ImageStore).removeLease(dir).catch(() => {});
     await discardDir(dir, created).catch(() => {});
     throw error;
@@ -235,7 +238,10 @@ export async function createBundle(options: CreateBundleOptions): Promise<Bundle
  * its lease in the store, deletes the directory. Refuses directories that
  * createBundle did not make.
  */
-export async function removeBundle(dir: string): Promise<void> {
+export async function removeBundle(
+  dir: string,
+  options: { mounter?: OverlayMounter } = {},
+): Promise<void> {
   const abs = resolvePath(dir);
   let record: BundleRecord;
   try {
@@ -250,7 +256,7 @@ export async function removeBundle(dir: string): Promise<void> {
     throw error;
   }
   if (record.overlay) {
-    await unmount(join(abs, 'rootfs'));
+    await (options.mounter ?? utilLinuxMounter).unmount(join(abs, 'rootfs'));
     if (record.store !== undefined) await new ImageStore(record.store).removeLease(abs);
   }
   await fs.rm(abs, { recursive: true, force: true });

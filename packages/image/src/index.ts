@@ -23,7 +23,14 @@ export {
   storeCandidates,
 } from './locate.js';
 export { type Compression, LAYER_MEDIA_TYPES, layerCompression } from './media.js';
-export { mountOverlay, type OverlayMountSpec, unmount } from './overlay.js';
+export {
+  mountOverlay,
+  type OverlayMounter,
+  type OverlayMountSpec,
+  overlayOptions,
+  unmount,
+  utilLinuxMounter,
+} from './overlay.js';
 export { formatPlatform, hostPlatform, platformScore, selectPlatform } from './platform.js';
 export type {
   ImageProgressEvent,

@@ -1,8 +1,9 @@
 /**
  * Overlay mounts of unpacked layers (the overlay2 way), done with the
- * util-linux `mount`/`umount` programs: Node has no mount(2), and this
- * package has no native addon. (A native `mount` through the runtime's addon
- * can replace `runMount` later; the option string stays the same.)
+ * util-linux `mount`/`umount` programs by default: Node has no mount(2), and
+ * this package has no native addon. A caller with one passes an
+ * {@link OverlayMounter} (the option string, {@link overlayOptions}, is the
+ * same).
  *
  * Lower directories are passed relative to `cwd` (the store's short `l/…`
  * links), as Docker's overlay2 driver does, so that many layers fit in the
@@ -101,3 +102,18 @@ export async function unmount(target: string): Promise<void> {
     `unmounting ${target} failed: ${stderr || `umount exited with ${code}`}`,
   );
 }
+
+/**
+ * How bundles get their overlay mounted and unmounted. The default runs
+ * util-linux's mount(8)/umount(8), since this package has no native code; a
+ * program with a native addon passes its own (`@ts-oci/runtime`'s
+ * `overlayMounter` mounts in-process, ≈ 5 ms less per bundle than starting
+ * mount(8)). `unmount` of a path that is not a mount point must succeed.
+ */
+export interface OverlayMounter {
+  mount(spec: OverlayMountSpec): Promise<void>;
+  unmount(target: string): Promise<void>;
+}
+
+/** The default {@link OverlayMounter}: mount(8) and umount(8). */
+export const utilLinuxMounter: OverlayMounter = { mount: mountOverlay, unmount };

@@ -143,6 +143,15 @@ export declare function makePipe(): Array<number>
 /** mkfifo with exactly `mode` (default 0o622), undoing the umask. */
 export declare function mkfifo(path: string, mode?: number | undefined | null): void
 
+/**
+ * Mounts an overlay (`options`: `lowerdir=…,upperdir=…,workdir=…`) on
+ * `target`, with relative paths taken from `cwd`. The mount runs on a
+ * thread of its own with a private working directory (see
+ * tsoci-mount's overlay.rs): this process's directory and namespaces stay
+ * as they are. What `@ts-oci/image` otherwise runs mount(8) for.
+ */
+export declare function mountOverlay(options: string, target: string, cwd?: string | undefined | null): void
+
 /** What a cgroup OOM watch saw at one wakeup. */
 export interface OomEvent {
   token: number
@@ -297,6 +306,9 @@ export interface SpawnInitOptions {
   /** A cgroup2 directory to start it in (CLONE_INTO_CGROUP). */
   cgroup?: string
 }
+
+/** Unmounts `target`; false when nothing was mounted there. */
+export declare function unmount(target: string): boolean
 
 /** Throws `EINVAL: invalid container id …` unless `id` is a valid container id. */
 export declare function validateId(id: string): void

@@ -15,7 +15,7 @@ export { ContainerError } from './errors.js';
 export type { ContainerEvent, ContainerEventType } from './events.js';
 export type { ContainerExit } from './exits.js';
 export { features, OCI_VERSION_MIN } from './features.js';
-export type { ImageContainerSource } from './image.js';
+export { type ImageContainerSource, overlayMounter } from './image.js';
 export type { InitPlan, NamespacePlan, ProcessPlan } from './plan.js';
 export { Terminal, type TerminalSize } from './pty.js';
 export {

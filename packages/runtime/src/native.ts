@@ -568,6 +568,24 @@ export function sealedExecutable(path: string): number {
   return call({}, () => native().sealedExecutable(path));
 }
 
+/**
+ * Mounts an overlay (`options` as `@ts-oci/image`'s overlayOptions makes
+ * them) on `target`, relative paths taken from `cwd`, on a thread of the
+ * addon's own (this process's directory and namespaces stay as they are).
+ */
+export function mountOverlay(options: string, target: string, cwd?: string): void {
+  checkString(options, 'overlay options');
+  checkString(target, 'mount target');
+  if (cwd !== undefined) checkString(cwd, 'mount directory');
+  call({}, () => native().mountOverlay(options, target, cwd));
+}
+
+/** Unmounts `target`; false when nothing was mounted there. */
+export function unmount(target: string): boolean {
+  checkString(target, 'mount target');
+  return call({}, () => native().unmount(target));
+}
+
 /** Closes an fd obtained from {@link listenUnix} or {@link acceptRecvFd}. Refuses 0-2. */
 export function closeFd(fd: number): void {
   checkFd(fd, 'fd');

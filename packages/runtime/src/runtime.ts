@@ -541,8 +541,11 @@ export class Runtime {
    */
   private async removeOwnedBundle(id: string, dir: string): Promise<void> {
     try {
-      const { removeBundle } = await import('@ts-oci/image');
-      await removeBundle(dir);
+      const [{ removeBundle }, { overlayMounter }] = await Promise.all([
+        import('@ts-oci/image'),
+        import('./image.js'),
+      ]);
+      await removeBundle(dir, { mounter: overlayMounter() });
     } catch (err) {
       this.logFn(
         'warning',

@@ -74,6 +74,7 @@ import {
   storeCandidates,
   validateImageName,
 } from '@ts-oci/image';
+import { overlayMounter } from '@ts-oci/runtime';
 import type { Descriptor } from '@ts-oci/spec';
 import { TsociError } from '@ts-oci/spec/errors';
 import type { GlobalOptions } from '../globals.js';
@@ -1196,6 +1197,7 @@ async function buildBundle(
       dir,
       ...(ctx.platform ? { platform: ctx.platform } : {}),
       ...(config ? { config } : {}),
+      mounter: overlayMounter(),
     };
     if (opened.storeKey !== undefined) {
       return await naming(imageText, () =>
@@ -1245,7 +1247,7 @@ export async function bundleCommand(
         'bundle --remove takes exactly one argument: the bundle directory',
       );
     const dir = resolvePath(args[0] as string);
-    await naming(dir, () => removeBundle(dir));
+    await naming(dir, () => removeBundle(dir, { mounter: overlayMounter() }));
     return 0;
   }
   if (args.length !== 2) {
@@ -1463,7 +1465,7 @@ export async function runImageCommand(
       await fs.writeFile(temp, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o644 });
       await fs.rename(temp, join(dir, 'config.json'));
     } catch (error) {
-      await removeBundle(dir).catch(() => {});
+      await removeBundle(dir, { mounter: overlayMounter() }).catch(() => {});
       throw error;
     }
   } finally {
@@ -1490,7 +1492,7 @@ export async function runImageCommand(
       () => false,
     );
     if (!containerLeft && (await bundleExists(dir))) {
-      await removeBundle(dir).catch((error: unknown) =>
+      await removeBundle(dir, { mounter: overlayMounter() }).catch((error: unknown) =>
         logger.write('warning', `removing bundle ${dir}: ${String(error)}`),
       );
     }
