@@ -10,6 +10,7 @@ import { parseConfig } from '@ts-oci/spec';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createBundle, removeBundle } from '../src/bundle.js';
 import { chainIds } from '../src/chain.js';
+import type { OverlayMounter } from '../src/overlay.js';
 import { ImageStore } from '../src/store/store.js';
 import { isRoot, standardLayers, tarLayer, tempDir, tools, writeLayout } from './helpers.js';
 
@@ -166,6 +167,39 @@ describe('createBundle', () => {
       expect(mountedUnder(mine)).toEqual([]);
     },
   );
+
+  it.skipIf(!isRoot)('mounts and unmounts through the mounter it is given', async () => {
+    const fx = writeLayout(tempDir(), [{ tar: await tarLayer([{ name: 'f', content: 'f' }]) }]);
+    const store = new ImageStore(join(tempDir(), 'store'));
+    await store.import(`oci:${fx.dir}`, 'given');
+    const calls: unknown[] = [];
+    const mounter: OverlayMounter = {
+      mount: async (spec) => {
+        calls.push(['mount', spec]);
+      },
+      unmount: async (target) => {
+        calls.push(['unmount', target]);
+      },
+    };
+    const dir = bundleDir();
+    const b = await createBundle({ store, image: 'given', dir, overlay: true, mounter });
+    expect(calls).toEqual([
+      [
+        'mount',
+        {
+          lower: [expect.stringMatching(/^l\/[A-Za-z0-9]+$/)],
+          upper: join(dir, 'overlay', 'upper'),
+          work: join(dir, 'overlay', 'work'),
+          target: b.rootfs,
+          cwd: join(store.dir, 'tsoci'),
+        },
+      ],
+    ]);
+    expect(mountedUnder([dir])).toEqual([]);
+    await removeBundle(dir, { mounter });
+    expect(calls[1]).toEqual(['unmount', b.rootfs]);
+    expect(existsSync(dir)).toBe(false);
+  });
 
   it.skipIf(!isRoot)('leaves nothing behind when an overlay bundle cannot be made', async () => {
     const fx = writeLayout(tempDir(), [{ tar: await tarLayer([{ name: 'f', content: 'f' }]) }], {
