@@ -83,7 +83,11 @@ async function warmUp(): Promise<void> {
   }
 }
 
-/** A one-layer OCI image layout (tag `warm`): an uncompressed tar holding /etc/passwd. */
+/**
+ * A one-layer OCI image layout (tag `warm`): an uncompressed tar holding
+ * /etc/passwd. Its architecture is never compared with the host's: the
+ * warm-up asks for no platform.
+ */
 function writeLayout(layout: string): void {
   const blobs = join(layout, 'blobs', 'sha256');
   mkdirSync(blobs, { recursive: true });
