@@ -70,6 +70,13 @@ export interface CreateBundleOptions {
   onProgress?: ProgressListener;
   /** Makes the overlay mount (default: mount(8), see overlay.ts). */
   mounter?: OverlayMounter;
+  /**
+   * Stops the bundle at any point, also in the middle of a layer; nothing
+   * is left behind (as after any failure) and the call rejects with the
+   * signal's reason. A registry client made from `registry` options gets
+   * it too.
+   */
+  signal?: AbortSignal;
 }
 
 export interface Bundle {
@@ -91,6 +98,16 @@ interface BundleRecord {
 
 const isRoot = () => process.getuid?.() === 0;
 
+/** The registry client or its options, with `options.signal` when it makes the client. */
+function registryFor(
+  options: CreateBundleOptions,
+): RegistryClient | RegistryClientOptions | undefined {
+  const { registry, signal } = options;
+  const isClient = typeof (registry as RegistryClient | undefined)?.getManifest === 'function';
+  if (signal === undefined || isClient) return registry;
+  return { ...registry, signal };
+}
+
 /** Where `options.image` is read from. */
 async function locate(
   options: CreateBundleOptions,
@@ -102,7 +119,7 @@ async function locate(
     return locateImage(image, {
       ...(store ? { store } : {}),
       registry: options.pull === true,
-      ...(options.registry ? { client: options.registry } : {}),
+      ...(registryFor(options) ? { client: registryFor(options) } : {}),
     });
   }
   // A store name (or digest) as given, or a transport reference.
@@ -177,7 +194,9 @@ export async function createBundle(options: CreateBundleOptions): Promise<Bundle
       const unpacked = await s.unpackLayers(image, {
         name: located.name,
         ...(layerEmit ? { onProgress: layerEmit } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
       });
+      options.signal?.throwIfAborted();
       const upper = join(dir, 'overlay', 'upper');
       const work = join(dir, 'overlay', 'work');
       await fs.mkdir(upper, { recursive: true, mode: 0o755 });
@@ -209,6 +228,7 @@ export async function createBundle(options: CreateBundleOptions): Promise<Bundle
         rootfs,
         {
           ...options.unpack,
+          ...(options.signal ? { signal: options.signal } : {}),
           ...(options.platform ? { platform: options.platform } : {}),
           ...(layerEmit ? { onProgress: layerEmit } : {}),
         },
@@ -218,6 +238,7 @@ export async function createBundle(options: CreateBundleOptions): Promise<Bundle
       record = { overlay: false, manifest: image.manifestDescriptor.digest };
       if (store !== undefined) record.store = store.dir;
     }
+    options.signal?.throwIfAborted();
     const config = imageConfigToRuntimeConfig(image.config, rootfs, options.config);
     await writeFileAtomic(join(dir, BUNDLE_RECORD), `${JSON.stringify(record)}\n`);
     await writeFileAtomic(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);

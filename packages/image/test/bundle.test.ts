@@ -4,6 +4,7 @@
  * final sweep of mounts under this file's temporary directories).
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig } from '@ts-oci/spec';
@@ -167,6 +168,81 @@ describe('createBundle', () => {
       expect(mountedUnder(mine)).toEqual([]);
     },
   );
+
+  it('stops in the middle of a layer when its signal aborts, leaving nothing behind', async () => {
+    // 24 files of 1 MiB of random bytes (gzip cannot shrink them): the
+    // abort comes at the first progress event, long before the layer's end.
+    const entries = Array.from({ length: 24 }, (_, i) => ({
+      name: `f${i}`,
+      content: randomBytes(1024 * 1024),
+    }));
+    for (const compression of ['none', 'gzip'] as const) {
+      const fx = writeLayout(tempDir(), [{ tar: await tarLayer(entries), compression }]);
+      const dir = bundleDir();
+      const controller = new AbortController();
+      const reason = new Error(`stop (${compression})`);
+      // The most of the layer's blob that was ever consumed: without the
+      // signal reaching the layer, it would run to the blob's end.
+      let unpacked = 0;
+      let total = 0;
+      const made = createBundle({
+        image: `oci:${fx.dir}`,
+        dir,
+        signal: controller.signal,
+        onProgress: (e) => {
+          if (e.type === 'layer-unpack-progress') {
+            unpacked = Math.max(unpacked, e.bytes);
+            total = e.total;
+            controller.abort(reason);
+          }
+        },
+      });
+      await expect(made).rejects.toBe(reason);
+      expect(unpacked).toBeGreaterThan(0);
+      expect(unpacked).toBeLessThan(total / 2);
+      expect(existsSync(dir)).toBe(false);
+    }
+  });
+
+  it.skipIf(!isRoot)('stops an overlay layer mid-way and removes the partial layer', async () => {
+    const entries = Array.from({ length: 24 }, (_, i) => ({
+      name: `f${i}`,
+      content: randomBytes(1024 * 1024),
+    }));
+    const fx = writeLayout(tempDir(), [{ tar: await tarLayer(entries), compression: 'gzip' }]);
+    const store = new ImageStore(join(tempDir(), 'store'));
+    await store.import(`oci:${fx.dir}`, 'big');
+    const dir = bundleDir();
+    const controller = new AbortController();
+    let unpacked = 0;
+    let total = 0;
+    const made = createBundle({
+      store,
+      image: 'big',
+      dir,
+      overlay: true,
+      signal: controller.signal,
+      onProgress: (e) => {
+        if (e.type === 'layer-unpack-progress') {
+          unpacked = Math.max(unpacked, e.bytes);
+          total = e.total;
+          controller.abort();
+        }
+      },
+    });
+    await expect(made).rejects.toMatchObject({ name: 'AbortError' });
+    expect(unpacked).toBeLessThan(total / 2);
+    expect(existsSync(dir)).toBe(false);
+    expect(readdirSync(join(store.dir, 'tsoci/layers')).join(' '), 'layers').toBe('');
+    expect(readdirSync(join(store.dir, 'tsoci/leases'))).toEqual([]);
+    // The next bundle unpacks the layer whole.
+    const b = await createBundle({ store, image: 'big', dir: bundleDir(), overlay: true });
+    try {
+      expect(readdirSync(b.rootfs)).toHaveLength(24);
+    } finally {
+      await removeBundle(b.dir);
+    }
+  });
 
   it.skipIf(!isRoot)('mounts and unmounts through the mounter it is given', async () => {
     const fx = writeLayout(tempDir(), [{ tar: await tarLayer([{ name: 'f', content: 'f' }]) }]);

@@ -138,6 +138,7 @@ export async function prepareImageBundle(
       rootless: process.getuid?.() !== 0,
     },
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
     mounter: overlayMounter(),
   });
   const discard = async () => {

@@ -457,6 +457,8 @@ export class ImageStore {
       open?: (d: Descriptor) => Promise<BlobInput>;
       name?: string;
       onProgress?: ProgressListener;
+      /** Stops mid-layer; the layer being unpacked is removed (see ApplyOptions). */
+      signal?: AbortSignal;
     } = {},
   ): Promise<UnpackedLayers> {
     const emit = options.onProgress;
@@ -494,7 +496,11 @@ export class ImageStore {
           layer,
           image.config.rootfs.diff_ids[i],
           tempDiff,
-          { mode: 'overlay', lowerDirs: dirs.slice(0, i).reverse() },
+          {
+            mode: 'overlay',
+            lowerDirs: dirs.slice(0, i).reverse(),
+            ...(options.signal ? { signal: options.signal } : {}),
+          },
           `${this.dir} (${options.name ?? image.manifestDescriptor.digest}): layer ${i} (${layer.digest})`,
           counter,
         );

@@ -82,6 +82,12 @@ export interface ApplyOptions {
    * to files of lower layers (copied up, as overlayfs would).
    */
   lowerDirs?: readonly string[];
+  /**
+   * Stops the unpacking, also in the middle of a layer: the call rejects
+   * with the signal's reason, and what it had written is removed as after
+   * any failure.
+   */
+  signal?: AbortSignal;
 }
 
 export interface ApplyStats {
@@ -685,10 +691,14 @@ export async function applyLayer(
 ): Promise<ApplyStats> {
   const applier = new LayerApplier(root, options);
   try {
-    await pipeline(tar, new TarParser(applier));
+    options.signal?.throwIfAborted();
+    const parser = new TarParser(applier);
+    if (options.signal) await pipeline(tar, parser, { signal: options.signal });
+    else await pipeline(tar, parser);
     return await applier.finish();
   } catch (error) {
     applier.abort();
+    if (options.signal?.aborted) throw options.signal.reason;
     throw error;
   }
 }

@@ -140,7 +140,10 @@ export async function applyLayerBlob(
       );
     }
   }
+  const signal = options.signal;
+  let unlisten = () => {};
   try {
+    signal?.throwIfAborted();
     if (isRange(blob)) {
       const head = (decoder ?? parser) as Writable;
       let downstream: { error: unknown } | undefined;
@@ -150,6 +153,11 @@ export async function applyLayerBlob(
         abort = reject;
       });
       aborted.catch(() => {});
+      if (signal) {
+        const onAbort = () => abort(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+        unlisten = () => signal.removeEventListener('abort', onAbort);
+      }
       const done = (decoder !== undefined ? pipeline([...after, parser]) : finished(parser)).catch(
         (error) => {
           downstream = { error };
@@ -170,7 +178,7 @@ export async function applyLayerBlob(
       if (downstream !== undefined) throw downstream.error;
       if (feeding !== undefined) throw feeding.error;
     } else {
-      await pipeline([
+      const stages = [
         blob,
         ...(counter ? [counter.stream() as NodeJS.ReadWriteStream] : []),
         // A stream that verifies itself (the registry client's) is not hashed twice.
@@ -185,15 +193,20 @@ export async function applyLayerBlob(
             ]),
         ...after,
         parser,
-      ]);
+      ];
+      if (signal) await pipeline(stages, { signal });
+      else await pipeline(stages);
     }
     return await applier.finish();
   } catch (error) {
     applier.abort();
     if (!isRange(blob)) blob.destroy();
+    if (signal?.aborted) throw signal.reason;
     // A progress listener that threw: its error, not the stream errors it caused.
     if (counter?.failure) throw counter.failure.error;
     throw layerError(error, what, compression);
+  } finally {
+    unlisten();
   }
 }
 
