@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Runtime } from '../src/index.js';
 import { setNativeSpawn } from '../src/init-channel.js';
-import { busyboxBundle, tempRoot, uniqueId } from './fixtures.js';
+import { busyboxBundle, readAll, tempRoot, uniqueId } from './fixtures.js';
 
 // How processes get into the container's cgroups: the init is born in the
 // cgroup2 directory (clone3 CLONE_INTO_CGROUP) and moves itself into the v1
@@ -64,12 +63,6 @@ function expectInContainerCgroups(pid: number, cg: StoredCgroup): void {
     checked++;
   }
   expect(checked).toBeGreaterThan(0);
-}
-
-async function readAll(stream: Readable | null): Promise<string> {
-  let out = '';
-  for await (const chunk of stream ?? []) out += String(chunk);
-  return out;
 }
 
 describe('joining the container cgroup (root)', () => {

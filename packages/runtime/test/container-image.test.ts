@@ -16,11 +16,10 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { ImageStore } from '@ts-oci/image';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ContainerError, type ImageProgressEvent, Runtime } from '../src/index.js';
-import { tempRoot, uniqueId } from './fixtures.js';
+import { readAll, tempRoot, uniqueId } from './fixtures.js';
 
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
@@ -89,19 +88,6 @@ function setup(opts: { store?: boolean } = {}) {
   const id = uniqueId('img');
   cleanups.push(state.cleanup, () => rt.delete(id, { force: true }).catch(() => {}));
   return { rt, id, root: rt.root, store, dir: state.root };
-}
-
-function readAll(stream: Readable | null): Promise<string> {
-  if (!stream) throw new Error('no stream');
-  return new Promise((resolve, reject) => {
-    let text = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (d: string) => {
-      text += d;
-    });
-    stream.on('end', () => resolve(text));
-    stream.on('error', reject);
-  });
 }
 
 function mountsUnder(prefix: string): string[] {

@@ -1,10 +1,9 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { type Config, defaultConfig } from '@ts-oci/spec';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Container, ContainerError, type ContainerEvent, Runtime } from '../src/index.js';
-import { busyboxBundle, tempRoot, uniqueId, zombieChildren } from './fixtures.js';
+import { busyboxBundle, readAll, tempRoot, uniqueId, zombieChildren } from './fixtures.js';
 
 // Real containers: root only (CI runs as root).
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -24,19 +23,6 @@ function setup(args: string[], edit: (c: Config) => void = () => {}) {
     rt.delete(id, { force: true }).catch(() => {}),
   );
   return { rt, id, bundle: bundle.dir, root: state.root };
-}
-
-function readAll(stream: Readable | null): Promise<string> {
-  if (!stream) throw new Error('no stream');
-  return new Promise((resolve, reject) => {
-    let text = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (d: string) => {
-      text += d;
-    });
-    stream.on('end', () => resolve(text));
-    stream.on('error', reject);
-  });
 }
 
 function cgroupFile(root: string, id: string, controller: string, file: string): string {

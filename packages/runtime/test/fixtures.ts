@@ -10,6 +10,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { type Config, defaultConfig } from '@ts-oci/spec';
 
 export const BUSYBOX = '/bin/busybox';
@@ -76,4 +77,18 @@ export function zombieChildren(): number[] {
     }
   }
   return out;
+}
+
+/** All of a stream as UTF-8 text, once it ends. */
+export function readAll(stream: Readable | null): Promise<string> {
+  if (!stream) throw new Error('no stream');
+  return new Promise((resolve, reject) => {
+    let text = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (d: string) => {
+      text += d;
+    });
+    stream.on('end', () => resolve(text));
+    stream.on('error', reject);
+  });
 }
