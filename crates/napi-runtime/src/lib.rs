@@ -654,6 +654,12 @@ fn epoll_ctl(epoll: RawFd, op: i32, fd: RawFd, token: u32) -> std::result::Resul
     )
 }
 
+/// Stops watching `fd`; its event may still be queued, and the caller has
+/// already dropped the token's entry, so a late event finds nothing.
+fn epoll_forget(epoll: RawFd, fd: RawFd, token: u32) {
+    let _ = epoll_ctl(epoll, libc::EPOLL_CTL_DEL, fd, token);
+}
+
 fn epoll_ctl_events(
     epoll: RawFd,
     op: i32,
@@ -790,7 +796,7 @@ fn run_exit_watcher(w: Arc<ExitWatcher>) {
                 continue;
             };
             let ((exit_code, signal), source) = exit_status_of(&watched);
-            let _ = epoll_ctl(epoll, libc::EPOLL_CTL_DEL, watched.pidfd.as_raw_fd(), token);
+            epoll_forget(epoll, watched.pidfd.as_raw_fd(), token);
             drop(watched);
             let sink = locked(&w.sink).clone();
             if let Some(sink) = sink {
@@ -889,12 +895,7 @@ pub fn exit_watch_cancel(token: u32) -> Result<bool> {
     let Some(watched) = locked(&w.watched).remove(&token) else {
         return Ok(false);
     };
-    let _ = epoll_ctl(
-        w.epoll.as_raw_fd(),
-        libc::EPOLL_CTL_DEL,
-        watched.pidfd.as_raw_fd(),
-        token,
-    );
+    epoll_forget(w.epoll.as_raw_fd(), watched.pidfd.as_raw_fd(), token);
     Ok(true)
 }
 
@@ -1238,12 +1239,7 @@ fn on_oom_ready(w: &ExitWatcher, token: u32) {
         };
         if gone {
             if let Some(o) = ooms.remove(&token) {
-                let _ = epoll_ctl(
-                    w.epoll.as_raw_fd(),
-                    libc::EPOLL_CTL_DEL,
-                    o.notify.as_raw_fd(),
-                    token,
-                );
+                epoll_forget(w.epoll.as_raw_fd(), o.notify.as_raw_fd(), token);
             }
         }
         event
@@ -1392,12 +1388,7 @@ pub fn oom_watch_cancel(token: u32) -> Result<bool> {
     let Some(o) = locked(&w.ooms).remove(&token) else {
         return Ok(false);
     };
-    let _ = epoll_ctl(
-        w.epoll.as_raw_fd(),
-        libc::EPOLL_CTL_DEL,
-        o.notify.as_raw_fd(),
-        token,
-    );
+    epoll_forget(w.epoll.as_raw_fd(), o.notify.as_raw_fd(), token);
     Ok(true)
 }
 
