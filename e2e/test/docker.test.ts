@@ -120,6 +120,10 @@ interface Inspect {
 }
 const inspect = (name: string): Inspect => JSON.parse(docker(['inspect', name]).stdout)[0];
 
+/** `docker run --detach --name NAME` of the test image with the runtime; returns the id. */
+const runDetached = (name: string, ...command: string[]): string =>
+  docker(['run', '--detach', '--name', name, ...RUN, IMAGE, ...command]).stdout.trim();
+
 /** What containerd's task dir holds for a container: its bundle and the shim's options. */
 function bundle(id: string) {
   if (!containerd) throw new Error('containerd is not running');
@@ -301,16 +305,7 @@ describe.skipIf(skipReason !== '')(
 
     it("runs dockerd's prestart hook (libnetwork-setkey) with the container's state", async () => {
       const name = `tsoci-e2e-hook-${process.pid}`;
-      const id = docker([
-        'run',
-        '--detach',
-        '--name',
-        name,
-        ...RUN,
-        IMAGE,
-        'sleep',
-        '60',
-      ]).stdout.trim();
+      const id = runDetached(name, 'sleep', '60');
       const c = inspect(name);
       expect(c.Id).toBe(id);
       expect(c.HostConfig.Runtime).toBe(RUNTIME);
@@ -359,16 +354,7 @@ describe.skipIf(skipReason !== '')(
 
     it('run -d, exec, pause, unpause, stop and rm go through the runtime', async () => {
       const name = `tsoci-e2e-life-${process.pid}`;
-      const id = docker([
-        'run',
-        '--detach',
-        '--name',
-        name,
-        ...RUN,
-        IMAGE,
-        'sleep',
-        '60',
-      ]).stdout.trim();
+      const id = runDetached(name, 'sleep', '60');
       const status = () => inspect(name).State.Status;
       expect(status()).toBe('running');
 
@@ -406,17 +392,12 @@ describe.skipIf(skipReason !== '')(
 
     it('kill -s delivers the signal to the process, and rm -f removes a running container', async () => {
       const name = `tsoci-e2e-sig-${process.pid}`;
-      docker([
-        'run',
-        '--detach',
-        '--name',
+      runDetached(
         name,
-        ...RUN,
-        IMAGE,
         'sh',
         '-c',
         'trap "echo got-usr1; exit 3" USR1; echo ready; while :; do sleep 0.1; done',
-      ]);
+      );
       await waitFor('the trap', () => docker(['logs', name]).stdout === 'ready\n');
       docker(['kill', '--signal', 'USR1', name]);
       expect(docker(['wait', name]).stdout).toBe('3\n');
@@ -425,16 +406,7 @@ describe.skipIf(skipReason !== '')(
       docker(['rm', name]);
 
       const doomed = `tsoci-e2e-rmf-${process.pid}`;
-      const id = docker([
-        'run',
-        '--detach',
-        '--name',
-        doomed,
-        ...RUN,
-        IMAGE,
-        'sleep',
-        '60',
-      ]).stdout.trim();
+      const id = runDetached(doomed, 'sleep', '60');
       const pid = inspect(doomed).State.Pid;
       docker(['rm', '--force', doomed]);
       expect(gone(id)).toBe(true);
