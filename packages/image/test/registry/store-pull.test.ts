@@ -29,32 +29,15 @@ import {
   startFake,
   startHttpsFake,
 } from './helpers/fake.js';
-import { type BuiltImage, buildImage } from './helpers/image.js';
+import { type BuiltImage, buildImage, makeTar } from './helpers/image.js';
 
 // Incompressible, several batches (1 MiB) long: a layer of 5 MiB.
 const IMAGE = buildImage({
-  rawLayers: [gzipSync(tarOf('big.bin', randomBytes(5 * 1024 * 1024)), { level: 0 })],
+  rawLayers: [
+    gzipSync(makeTar([{ path: 'big.bin', content: randomBytes(5 * 1024 * 1024) }]), { level: 0 }),
+  ],
 });
 const LAYER = IMAGE.layers[0] as BuiltImage['layers'][number];
-
-function tarOf(name: string, content: Buffer): Buffer {
-  const header = Buffer.alloc(512);
-  header.write(name, 0, 100, 'utf8');
-  header.write('0000644\0', 100, 'ascii');
-  header.write('0000000\0', 108, 'ascii');
-  header.write('0000000\0', 116, 'ascii');
-  header.write(`${content.length.toString(8).padStart(11, '0')}\0`, 124, 'ascii');
-  header.write('00000000000\0', 136, 'ascii');
-  header.write('        ', 148, 'ascii');
-  header.write('0', 156, 'ascii');
-  header.write('ustar\0', 257, 'ascii');
-  header.write('00', 263, 'ascii');
-  let sum = 0;
-  for (const b of header) sum += b;
-  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
-  const pad = Buffer.alloc((512 - (content.length % 512)) % 512);
-  return Buffer.concat([header, content, pad, Buffer.alloc(1024)]);
-}
 
 let servers: FakeServer[] = [];
 afterEach(async () => {
