@@ -870,22 +870,25 @@ pub fn exit_watch_add(pid: u32, start_time: i64) -> Result<u32> {
     let start_time = start_time_arg(start_time)?;
     let w = exit_watcher()?;
     let pidfd = tsoci_state::open_pidfd(pid, start_time).map_err(state_err)?;
-    let raw = pidfd.as_raw_fd();
-    let token = next_token(&w);
-    // In the map before epoll can report it.
-    locked(&w.watched).insert(
-        token,
-        Watched {
-            pidfd,
-            pid,
-            start_time,
-        },
-    );
-    if let Err(errno) = epoll_ctl(w.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, raw, token) {
-        locked(&w.watched).remove(&token);
-        return Err(errno_error(errno, &format!("watching pid {pid}")));
+    let watched = Watched {
+        pidfd,
+        pid,
+        start_time,
+    };
+    watch(&w, watched).map_err(|(errno, _)| errno_error(errno, &format!("watching pid {pid}")))
+}
+
+/// Puts `watched` in the map, then in epoll (in that order, so the thread
+/// finds it when the event comes); the token its event will carry. On
+/// failure it is out of both again and handed back with the errno.
+fn watch(w: &ExitWatcher, watched: Watched) -> std::result::Result<u32, (i32, Option<Watched>)> {
+    let raw = watched.pidfd.as_raw_fd();
+    let token = next_token(w);
+    locked(&w.watched).insert(token, watched);
+    match epoll_ctl(w.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, raw, token) {
+        Ok(()) => Ok(token),
+        Err(errno) => Err((errno, locked(&w.watched).remove(&token))),
     }
-    Ok(token)
 }
 
 /// Stops a watch; no event follows. False if it already fired or never existed.
@@ -1030,33 +1033,31 @@ pub fn spawn_init(opts: SpawnInitOptions) -> Result<SpawnedInit> {
     // is through, and reading it now would hand the CPU back and forth with
     // the child (woken parent preempts it, then waits for it). The watch
     // needs none for a child of ours (waitid reaps it).
-    let raw = pidfd.as_raw_fd();
-    let token = next_token(&w);
-    locked(&w.watched).insert(
-        token,
-        Watched {
-            pidfd,
-            pid,
-            start_time: 0,
-        },
-    );
-    if let Err(errno) = epoll_ctl(w.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, raw, token) {
-        if let Some(watched) = locked(&w.watched).remove(&token) {
-            // Not watched, so nobody would reap it: end it here.
-            // SAFETY: integer arguments only, a pidfd we own, SIGKILL.
-            unsafe {
-                libc::syscall(
-                    libc::SYS_pidfd_send_signal,
-                    watched.pidfd.as_raw_fd(),
-                    libc::SIGKILL,
-                    std::ptr::null::<libc::siginfo_t>(),
-                    0u32,
-                )
-            };
-            let _ = reap_child_blocking(watched.pidfd.as_raw_fd());
+    let watched = Watched {
+        pidfd,
+        pid,
+        start_time: 0,
+    };
+    let token = match watch(&w, watched) {
+        Ok(token) => token,
+        Err((errno, watched)) => {
+            if let Some(watched) = watched {
+                // Not watched, so nobody would reap it: end it here.
+                // SAFETY: integer arguments only, a pidfd we own, SIGKILL.
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_pidfd_send_signal,
+                        watched.pidfd.as_raw_fd(),
+                        libc::SIGKILL,
+                        std::ptr::null::<libc::siginfo_t>(),
+                        0u32,
+                    )
+                };
+                let _ = reap_child_blocking(watched.pidfd.as_raw_fd());
+            }
+            return Err(errno_error(errno, &format!("watching init {pid}")));
         }
-        return Err(errno_error(errno, &format!("watching init {pid}")));
-    }
+    };
     Ok(SpawnedInit {
         pid,
         sync_fd: ours.into_raw_fd(),
