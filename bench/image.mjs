@@ -374,11 +374,16 @@ async function main() {
     );
     const ref = `${img.layout}:${img.tag}`;
     const out = (name) => path.join(work, name);
+    // Each removal is followed by sync(1): the removed tree's freed blocks
+    // (discarded on this ext4 mount) and the tool's own dirty pages are then
+    // written out before the next timed run, instead of stalling whichever
+    // tool happens to run next.
     const clean = (...dirs) => {
       for (const d of dirs) {
         spawnSync('umount', ['-l', path.join(d, 'rootfs')], { stdio: 'ignore' });
         rmSync(d, { recursive: true, force: true });
       }
+      spawnSync('sync', [], { stdio: 'ignore' });
     };
     const rows = [];
     const add = (name, samples, note = '') => {

@@ -10,6 +10,7 @@
  *
  * A failed createBundle leaves nothing behind (no mount, no files, no lease).
  */
+import { writeFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import type { Config } from '@ts-oci/spec';
@@ -21,7 +22,6 @@ import { layerEventsOnly, type ProgressListener, resolvedEvent } from './progres
 import type { RegistryClient, RegistryClientOptions } from './registry/index.js';
 import type { ImageSource, PlatformSelector, ResolvedImage } from './source.js';
 import { isTransportReference, openImageSource } from './sources/open.js';
-import { writeFileAtomic } from './store/fsutil.js';
 import { ImageStore } from './store/store.js';
 import type { ApplyStats } from './unpack/apply.js';
 import { discardDir, prepareEmptyDir, type UnpackOptions, unpackImage } from './unpack/unpack.js';
@@ -240,8 +240,18 @@ export async function createBundle(options: CreateBundleOptions): Promise<Bundle
     }
     options.signal?.throwIfAborted();
     const config = imageConfigToRuntimeConfig(image.config, rootfs, options.config);
-    await writeFileAtomic(join(dir, BUNDLE_RECORD), `${JSON.stringify(record)}\n`);
-    await writeFileAtomic(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    // Plain writes: the directory is this call's until it returns and is
+    // removed whole on failure, so a temp file, rename or fsync would guard
+    // nothing (the store's own records keep theirs). O_EXCL still refuses a
+    // file that appeared meanwhile.
+    writeFileSync(join(dir, BUNDLE_RECORD), `${JSON.stringify(record)}\n`, {
+      flag: 'wx',
+      mode: 0o644,
+    });
+    writeFileSync(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`, {
+      flag: 'wx',
+      mode: 0o644,
+    });
     emit?.({ type: 'done', reference: label, digest: image.manifestDescriptor.digest });
     return { dir, rootfs, config, image, overlay, layers };
   } catch (error) {

@@ -1,6 +1,6 @@
 /** Small file-system helpers for the store: atomic writes, a lock file, random names. */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsync as fsyncCallback, openSync, writevSync } from 'node:fs';
+import { closeSync, fsync as fsyncCallback, lstatSync, openSync, writevSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -157,6 +157,17 @@ export async function withLock<T>(
     return await fn();
   } finally {
     await fs.rm(path, { force: true });
+  }
+}
+
+/** `exists` without the thread pool, for the few checks on a hot path. */
+export function existsNow(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
   }
 }
 

@@ -11,6 +11,7 @@
  *     leases/<id>.json               overlay bundles using layers (gc keeps their layers)
  *     lock                           serialises index.json updates and gc
  */
+import { mkdirSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -40,7 +41,15 @@ import { layoutBlobPath, REF_NAME, readLayoutIndex, selectEntry } from '../sourc
 import { openImageSource } from '../sources/open.js';
 import type { ApplyStats } from '../unpack/apply.js';
 import { applyLayerBlob, type BlobInput } from '../unpack/layer.js';
-import { exists, mapLimit, randomName, SyncFileSink, withLock, writeFileAtomic } from './fsutil.js';
+import {
+  exists,
+  existsNow,
+  mapLimit,
+  randomName,
+  SyncFileSink,
+  withLock,
+  writeFileAtomic,
+} from './fsutil.js';
 
 const REF_RE =
   /^[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:\/[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*)*$/;
@@ -134,16 +143,18 @@ export class ImageStore {
   }
 
   async #init(): Promise<void> {
-    await fs.mkdir(join(this.dir, 'blobs', 'sha256'), { recursive: true });
+    // Synchronous: on an existing store these are a few stat-sized calls,
+    // each cheaper than a thread-pool round trip.
+    mkdirSync(join(this.dir, 'blobs', 'sha256'), { recursive: true });
     for (const sub of ['ingest', 'layers', 'l', 'leases']) {
-      await fs.mkdir(join(this.#private, sub), { recursive: true });
+      mkdirSync(join(this.#private, sub), { recursive: true });
     }
     const layoutFile = join(this.dir, 'oci-layout');
-    if (!(await exists(layoutFile))) {
+    if (!existsNow(layoutFile)) {
       await writeFileAtomic(layoutFile, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
     }
     const indexFile = join(this.dir, 'index.json');
-    if (!(await exists(indexFile))) {
+    if (!existsNow(indexFile)) {
       await withLock(this.#lockPath, async () => {
         if (!(await exists(indexFile)))
           await writeFileAtomic(indexFile, JSON.stringify(EMPTY_INDEX));
@@ -472,7 +483,7 @@ export class ImageStore {
       const position = layerPosition(image.layers, i);
       const cached = () =>
         emit?.({ type: 'layer-unpack-done', ...position, bytes: 0, cached: true });
-      if (await exists(dir)) {
+      if (existsNow(dir)) {
         await this.#ensureShortLink(id);
         unpacked.push(undefined);
         cached();
