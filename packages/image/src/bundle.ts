@@ -10,7 +10,7 @@
  *
  * A failed createBundle leaves nothing behind (no mount, no files, no lease).
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import type { Config } from '@ts-oci/spec';
@@ -199,9 +199,9 @@ export async function createBundle(options: CreateBundleOptions): Promise<Bundle
       options.signal?.throwIfAborted();
       const upper = join(dir, 'overlay', 'upper');
       const work = join(dir, 'overlay', 'work');
-      await fs.mkdir(upper, { recursive: true, mode: 0o755 });
-      await fs.mkdir(work, { mode: 0o700 });
-      await fs.mkdir(rootfs, { mode: 0o755 });
+      mkdirSync(upper, { recursive: true, mode: 0o755 });
+      mkdirSync(work, { mode: 0o700 });
+      mkdirSync(rootfs, { mode: 0o755 });
       await s.addLease(dir, unpacked.chainIds);
       leased = true;
       await mounter.mount({

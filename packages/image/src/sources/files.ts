@@ -3,7 +3,7 @@
  * directory (an OCI layout) or a tar archive (oci-archive, docker-archive).
  * Paths are relative, '/'-separated, and never leave the container.
  */
-import { createReadStream, open as openCallback } from 'node:fs';
+import { createReadStream, open as openCallback, readFileSync, statSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -61,9 +61,12 @@ export class DirFiles implements Files {
     return posix.join(this.#dir, memberPath(path, this.#dir));
   }
 
+  // size() and read() serve documents (oci-layout, index.json, manifests,
+  // configs: a few KB): synchronous calls cost less than the thread-pool
+  // round trips around them. Layers are streamed (open, range).
   async size(path: string): Promise<number | undefined> {
     try {
-      const st = await fs.stat(this.#path(path));
+      const st = statSync(this.#path(path));
       return st.isFile() ? st.size : undefined;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
@@ -80,7 +83,7 @@ export class DirFiles implements Files {
         `${this.description}: ${path} is too large (${size} bytes)`,
       );
     }
-    return fs.readFile(this.#path(path));
+    return readFileSync(this.#path(path));
   }
 
   async head(path: string, n: number): Promise<Buffer> {

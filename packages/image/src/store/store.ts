@@ -11,7 +11,7 @@
  *     leases/<id>.json               overlay bundles using layers (gc keeps their layers)
  *     lock                           serialises index.json updates and gc
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -206,7 +206,7 @@ export class ImageStore {
   }
 
   async #readIndex(): Promise<Index> {
-    if (!(await exists(join(this.dir, 'index.json')))) return { ...EMPTY_INDEX, manifests: [] };
+    if (!existsNow(join(this.dir, 'index.json'))) return { ...EMPTY_INDEX, manifests: [] };
     return readLayoutIndex(new DirFiles(this.dir));
   }
 
@@ -400,9 +400,11 @@ export class ImageStore {
     return selectEntry(index, name, platform, `store ${this.dir}`);
   }
 
+  // Documents only (manifests, indexes, configs), read synchronously as
+  // DirFiles reads them.
   readonly #read: BlobReader = async (d) => {
     try {
-      return await fs.readFile(this.blobPath(d.digest));
+      return readFileSync(this.blobPath(d.digest));
     } catch (error) {
       if (code(error) === 'ENOENT') {
         throw new ImageError(
