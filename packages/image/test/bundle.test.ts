@@ -66,6 +66,9 @@ describe('createBundle', () => {
     expect(config.root?.path).toBe('rootfs');
     expect(bundle.overlay).toBe(false);
     expect(existsSync(join(dir, 'rootfs/bin/busybox'))).toBe(true);
+    // Written in place: nothing else in the directory, and readable by all.
+    expect(readdirSync(dir).sort()).toEqual(['.tsoci-bundle.json', 'config.json', 'rootfs']);
+    expect(statSync(join(dir, 'config.json')).mode & 0o777).toBe(0o644);
     await removeBundle(dir);
     expect(existsSync(dir)).toBe(false);
     // a failing conversion (unknown user) leaves no bundle behind

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openImageSource } from '../src/sources/open.js';
+import { existsNow } from '../src/store/fsutil.js';
 import { ImageStore } from '../src/store/store.js';
 import { isRoot, standardLayers, tarLayer, tempDir, tools, writeLayout } from './helpers.js';
 
@@ -219,5 +220,19 @@ describe('ImageStore', () => {
     const bundle = join(tempDir(), 'b');
     execFileSync('umoci', ['unpack', '--image', `${dir}:img:1`, bundle], { stdio: 'ignore' });
     expect(readFileSync(join(bundle, 'rootfs/etc/hostname'), 'utf8')).toBe('docker');
+  });
+});
+
+describe('existsNow', () => {
+  it('is false only for a missing path; other errors are thrown', () => {
+    const dir = tempDir();
+    const file = join(dir, 'file');
+    writeFileSync(file, 'x');
+    expect(existsNow(file)).toBe(true);
+    expect(existsNow(join(dir, 'missing'))).toBe(false);
+    // A path through a regular file is ENOTDIR, not "missing".
+    expect(() => existsNow(join(file, 'below'))).toThrow(
+      expect.objectContaining({ code: 'ENOTDIR' }),
+    );
   });
 });
