@@ -8,6 +8,7 @@
 import { createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type WireResponse, wireGet } from '../../src/registry/wire.js';
+import { listenLocal } from './helpers/fake.js';
 
 interface RawServer {
   url: string;
@@ -25,10 +26,7 @@ afterEach(async () => {
 /** A server that answers each request head with `respond(socket)`. */
 async function raw(respond: (socket: Socket) => void | Promise<void>): Promise<RawServer> {
   const requests: string[] = [];
-  const sockets = new Set<Socket>();
   const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
     let head = '';
     const onData = (d: Buffer) => {
@@ -40,18 +38,8 @@ async function raw(respond: (socket: Socket) => void | Promise<void>): Promise<R
     };
     socket.on('data', onData);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  const s: RawServer = {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => r());
-      }),
-  };
+  const { port, close } = await listenLocal(server);
+  const s: RawServer = { url: `http://127.0.0.1:${port}`, requests, close };
   servers.push(s);
   return s;
 }

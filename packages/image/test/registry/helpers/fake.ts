@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { Socket } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
 import { join } from 'node:path';
 
 export interface SeenRequest {
@@ -27,9 +27,33 @@ export type FakeHandler = (
   seen: SeenRequest[],
 ) => void | Promise<void>;
 
+/**
+ * Listens on an ephemeral port of 127.0.0.1; `close` destroys the open
+ * connections first, so a test never waits for a client's keep-alive.
+ */
+export async function listenLocal(
+  server: NetServer,
+): Promise<{ port: number; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
 export async function startFake(handler: FakeHandler): Promise<FakeServer> {
   const requests: SeenRequest[] = [];
-  const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -47,23 +71,8 @@ export async function startFake(handler: FakeHandler): Promise<FakeServer> {
       });
     });
   });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  return {
-    host: `127.0.0.1:${port}`,
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  const { port, close } = await listenLocal(server);
+  return { host: `127.0.0.1:${port}`, url: `http://127.0.0.1:${port}`, requests, close };
 }
 
 export function json(
@@ -110,17 +119,7 @@ export async function startHttpsFake(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
 ): Promise<FakeServer> {
   const server = createHttpsServer({ key: tls.key, cert: tls.cert }, handler);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const address = server.address();
-  const host = `127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  return {
-    host,
-    url: `https://${host}`,
-    requests: [],
-    close: () =>
-      new Promise((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
+  const { port, close } = await listenLocal(server);
+  const host = `127.0.0.1:${port}`;
+  return { host, url: `https://${host}`, requests: [], close };
 }
