@@ -87,6 +87,16 @@ export function verifyBytes(data: Uint8Array, expected: Expected): void {
   }
 }
 
+export interface VerifyStreamOptions {
+  /**
+   * Hash each chunk in a later macrotask instead of inside the write that
+   * brought it. Behind a producer that works on the thread pool (a
+   * decompressor), the write returns at once and the producer starts on its
+   * next piece while this thread hashes, instead of waiting for the hash.
+   */
+  deferred?: boolean;
+}
+
 /**
  * A pass-through stream that hashes and counts what flows through it and
  * fails (before signalling the end) when the content does not match: more
@@ -99,12 +109,14 @@ export class VerifyStream extends Transform {
   #hash: Hash;
   #algorithm: string;
   #bytes = 0;
+  readonly #deferred: boolean;
   /** The verified digest, set once the stream has ended successfully. */
   verifiedDigest: string | undefined;
 
-  constructor(expected: Expected) {
+  constructor(expected: Expected, options: VerifyStreamOptions = {}) {
     super();
     this.expected = expected;
+    this.#deferred = options.deferred === true;
     this.#algorithm = parseDigest(expected.digest).algorithm;
     this.#hash = hasherFor(expected.digest);
   }
@@ -123,6 +135,17 @@ export class VerifyStream extends Transform {
           `size mismatch for ${label(this.expected)}: expected ${size} bytes, got more`,
         ),
       );
+      return;
+    }
+    if (this.#deferred) {
+      setImmediate(() => {
+        if (this.destroyed) {
+          callback();
+          return;
+        }
+        this.#hash.update(chunk);
+        callback(null, chunk);
+      });
       return;
     }
     this.#hash.update(chunk);
@@ -156,8 +179,8 @@ export class VerifyStream extends Transform {
 }
 
 /** A VerifyStream for `expected` (pipe a blob through it). */
-export function verifyStream(expected: Expected): VerifyStream {
-  return new VerifyStream(expected);
+export function verifyStream(expected: Expected, options?: VerifyStreamOptions): VerifyStream {
+  return new VerifyStream(expected, options);
 }
 
 /**

@@ -14,7 +14,14 @@ export {
   type ResolvedUser,
   resolveImageUser,
 } from './convert.js';
-export { type Expected, parseDigest, VerifyStream, verifyBytes, verifyStream } from './digest.js';
+export {
+  type Expected,
+  parseDigest,
+  VerifyStream,
+  type VerifyStreamOptions,
+  verifyBytes,
+  verifyStream,
+} from './digest.js';
 export { IMAGE_ERROR_CODES, ImageError, type ImageErrorCode } from './errors.js';
 export {
   type LocatedImage,

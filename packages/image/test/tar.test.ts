@@ -277,3 +277,43 @@ describe('tar parser', () => {
     expect(() => parsePax(Buffer.from('99 path=x\n'))).toThrow(/length/);
   });
 });
+
+describe('tar parser scheduling', () => {
+  const handlerLog = () => {
+    const seen: string[] = [];
+    const parser = new TarParser({
+      entry: (e) => {
+        seen.push(e.name);
+      },
+      data: () => {},
+      entryEnd: () => {},
+    });
+    return { seen, parser };
+  };
+
+  it('handles a chunk after the write that brought it has returned', async () => {
+    const tar = await tarLayer([{ name: 'a', content: 'x' }]);
+    const { seen, parser } = handlerLog();
+    let calledBack = false;
+    parser.write(tar, () => {
+      calledBack = true;
+    });
+    // A decompressor writing here gets control back before any file work is done.
+    expect(seen).toEqual([]);
+    expect(calledBack).toBe(false);
+    await new Promise((r) => setImmediate(r));
+    expect(seen).toEqual(['a']);
+    expect(calledBack).toBe(true);
+  });
+
+  it('drops a chunk still pending when it is destroyed, and still calls back', async () => {
+    const tar = await tarLayer([{ name: 'a', content: 'x' }]);
+    const { seen, parser } = handlerLog();
+    parser.on('error', () => {});
+    const calledBack = new Promise<unknown>((r) => parser.write(tar, r));
+    parser.destroy();
+    await calledBack;
+    await new Promise((r) => setImmediate(r));
+    expect(seen).toEqual([]);
+  });
+});

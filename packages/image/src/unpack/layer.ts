@@ -84,9 +84,12 @@ async function feedFile(
       offset += n;
       which ^= 1;
       pending = next();
+      // The write first: a decompressor starts on the chunk in the thread pool
+      // while this thread hashes it (both only read it).
+      const written = write(head, chunk);
       hash.update(chunk);
       // A stream that fails mid-write may never call back: stop on the failure instead.
-      await Promise.race([write(head, chunk), aborted]);
+      await Promise.race([written, aborted]);
       counter?.add(n);
     }
     if (offset !== range.length || offset !== layer.size) {
@@ -133,10 +136,10 @@ export async function applyLayerBlob(
     after.push(decoder as NodeJS.ReadWriteStream);
     if (diffId !== undefined) {
       after.push(
-        verifyStream({
-          digest: diffId,
-          what: `${what} (uncompressed, DiffID)`,
-        }) as NodeJS.ReadWriteStream,
+        verifyStream(
+          { digest: diffId, what: `${what} (uncompressed, DiffID)` },
+          { deferred: true },
+        ) as NodeJS.ReadWriteStream,
       );
     }
   }
