@@ -275,7 +275,17 @@ describe('createBundle', () => {
       ],
     ]);
     expect(mountedUnder([dir])).toEqual([]);
+    // The lease that keeps the layers from gc, whole and alone.
+    const leases = join(store.dir, 'tsoci/leases');
+    const [lease, ...others] = readdirSync(leases);
+    expect(others).toEqual([]);
+    expect(lease).toMatch(/^[0-9a-f]{32}\.json$/);
+    expect(JSON.parse(readFileSync(join(leases, lease as string), 'utf8'))).toEqual({
+      bundle: dir,
+      chainIds: [expect.stringMatching(/^sha256:[0-9a-f]{64}$/)],
+    });
     await removeBundle(dir, { mounter });
+    expect(readdirSync(leases)).toEqual([]);
     expect(calls[1]).toEqual(['unmount', b.rootfs]);
     expect(existsSync(dir)).toBe(false);
   });

@@ -3,11 +3,11 @@
  * and umoci read, and leaves nothing half-written on bad input.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openImageSource } from '../src/sources/open.js';
-import { existsNow } from '../src/store/fsutil.js';
+import { existsNow, replaceFileSync } from '../src/store/fsutil.js';
 import { ImageStore } from '../src/store/store.js';
 import { isRoot, standardLayers, tarLayer, tempDir, tools, writeLayout } from './helpers.js';
 
@@ -234,5 +234,23 @@ describe('existsNow', () => {
     expect(() => existsNow(join(file, 'below'))).toThrow(
       expect.objectContaining({ code: 'ENOTDIR' }),
     );
+  });
+});
+
+describe('replaceFileSync', () => {
+  it('creates or replaces a file whole and leaves no temporary file, also when it fails', () => {
+    const dir = tempDir();
+    const file = join(dir, 'record.json');
+    replaceFileSync(file, 'first');
+    replaceFileSync(file, 'second');
+    expect(readFileSync(file, 'utf8')).toBe('second');
+    expect(readdirSync(dir)).toEqual(['record.json']);
+    // A directory in the way: the rename fails, the temporary file goes.
+    const blocked = join(dir, 'blocked');
+    mkdirSync(join(blocked, 'inside'), { recursive: true });
+    expect(() => replaceFileSync(blocked, 'x')).toThrow(
+      expect.objectContaining({ code: 'EISDIR' }),
+    );
+    expect(readdirSync(dir).sort()).toEqual(['blocked', 'record.json']);
   });
 });

@@ -1,6 +1,15 @@
 /** Small file-system helpers for the store: atomic writes, a lock file, random names. */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsync as fsyncCallback, lstatSync, openSync, writevSync } from 'node:fs';
+import {
+  closeSync,
+  fsync as fsyncCallback,
+  lstatSync,
+  openSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  writevSync,
+} from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -9,6 +18,23 @@ import { BufferReclaimer } from '../reclaim.js';
 
 export function randomName(prefix: string): string {
   return `${prefix}${randomBytes(8).toString('hex')}`;
+}
+
+/**
+ * Replaces `path` with `data` so that other processes see the old content or
+ * the new, never a part (a temporary file, renamed), synchronously and
+ * without fsync: for records that matter only while something that does not
+ * survive a crash either (a mount) exists.
+ */
+export function replaceFileSync(path: string, data: string, mode = 0o644): void {
+  const temp = join(dirname(path), randomName(`.tmp-`));
+  try {
+    writeFileSync(temp, data, { flag: 'wx', mode });
+    renameSync(temp, path);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw error;
+  }
 }
 
 /** Writes `data` to `path` atomically: a temporary file in the same directory, fsync, rename. */

@@ -11,7 +11,7 @@
  *     leases/<id>.json               overlay bundles using layers (gc keeps their layers)
  *     lock                           serialises index.json updates and gc
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -46,6 +46,7 @@ import {
   existsNow,
   mapLimit,
   randomName,
+  replaceFileSync,
   SyncFileSink,
   withLock,
   writeFileAtomic,
@@ -554,7 +555,7 @@ export class ImageStore {
     const link = join(this.#private, this.#shortName(chainId));
     const target = `../layers/${parseDigest(chainId).encoded}/diff`;
     try {
-      if ((await fs.readlink(link)) === target) return;
+      if (readlinkSync(link) === target) return;
       throw new ImageError(
         'EIMAGE_IO',
         `store ${this.dir}: short layer name ${link} is taken by another layer`,
@@ -563,17 +564,21 @@ export class ImageStore {
       if (code(error) !== 'ENOENT') throw error;
     }
     try {
-      await fs.symlink(target, link);
+      symlinkSync(target, link);
     } catch (error) {
       if (code(error) !== 'EEXIST') throw error;
     }
   }
 
-  /** Records that the overlay bundle at `bundleDir` uses these layers (gc keeps them). */
+  /**
+   * Records that the overlay bundle at `bundleDir` uses these layers (gc
+   * keeps them). Renamed into place, so gc never reads half a lease, but not
+   * fsynced: a lease protects a mount, and no mount survives a crash.
+   */
   async addLease(bundleDir: string, ids: readonly string[]): Promise<string> {
     await this.init();
     const id = sha256Digest(resolvePath(bundleDir)).slice(7, 39);
-    await writeFileAtomic(
+    replaceFileSync(
       join(this.#private, 'leases', `${id}.json`),
       JSON.stringify({ bundle: resolvePath(bundleDir), chainIds: ids }),
     );
