@@ -12,6 +12,7 @@ import {
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { END_OF_ARCHIVE, encodeHeader, padded } from '../src/tar/header.js';
 import { type ApplyOptions, applyLayer } from '../src/unpack/apply.js';
 import { isRoot, standardLayers, tarDir, tarLayer, tempDir, tools } from './helpers.js';
 
@@ -137,6 +138,48 @@ describe('applyLayer (rootfs mode)', () => {
     expect(readdirSync(join(root, 'usr/lib'))).toEqual(['libx.so', 'liby.so']);
     await apply(root, await tarLayer([{ name: 'abs/lib/.wh.libx.so', content: '' }]));
     expect(readdirSync(join(root, 'usr/lib'))).toEqual(['liby.so']);
+  });
+
+  it('gives every file its exact mode, owner and content, whatever the umask', async () => {
+    // Created with their final mode, or private and chmod-ed after the chown
+    // (special bits, bits the umask strips): the result must not differ.
+    const modes = [
+      0o644, 0o755, 0o600, 0o444, 0o400, 0o000, 0o666, 0o777, 0o4755, 0o2755, 0o6711, 0o1644,
+    ];
+    // Our own header writer: tar-stream turns mode 0 into 0o644.
+    const tar = Buffer.concat([
+      ...modes.flatMap((mode, i) => {
+        const content = Buffer.from(`file ${i}\n`);
+        const name = `f${mode.toString(8)}`;
+        const header = encodeHeader({
+          name,
+          type: 'file',
+          mode,
+          uid: 1000 + i,
+          gid: 2000 + i,
+          size: content.length,
+        });
+        return [header, content, Buffer.alloc(padded(content.length) - content.length)];
+      }),
+      END_OF_ARCHIVE,
+    ]);
+    const before = process.umask(0o022);
+    try {
+      for (const umask of [0o022, 0o077, 0o000, 0o777]) {
+        process.umask(umask);
+        const root = tempDir();
+        await apply(root, tar);
+        for (const [i, mode] of modes.entries()) {
+          const file = join(root, `f${mode.toString(8)}`);
+          const st = statSync(file);
+          expect({ umask, mode: st.mode & 0o7777 }).toEqual({ umask, mode });
+          if (isRoot) expect([st.uid, st.gid]).toEqual([1000 + i, 2000 + i]);
+          expect(readFileSync(file, 'utf8')).toBe(`file ${i}\n`);
+        }
+      }
+    } finally {
+      process.umask(before);
+    }
   });
 
   it('keeps setuid bits, sets directory mtimes last, creates FIFOs', async () => {
